@@ -1,0 +1,389 @@
+//! Streams (types 15, 19, 21): listpack nodes of entries, metadata, consumer groups, PELs.
+//!
+//! Layout per `rdbSaveObject`/`rdbLoadObject` (stream branches) and `streamAppendItem` in
+//! `src/t_stream.c`. Version 2 adds first id, max deleted id, entries added and per-group
+//! entries read; version 3 adds each consumer's active time.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::listpack::Listpack;
+use super::string::{RdbStr, read_len};
+use super::value::Bytes;
+use crate::cursor::Cursor;
+use crate::error::Result;
+
+const FLAG_DELETED: i64 = 1;
+const FLAG_SAMEFIELDS: i64 = 2;
+
+/// A stream entry id: milliseconds and sequence number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId {
+    /// Milliseconds part.
+    pub ms: u64,
+    /// Sequence part.
+    pub seq: u64,
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// A decoded stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stream<'a> {
+    /// Live entries in id order (deleted entries are left out).
+    pub entries: Vec<StreamEntry<'a>>,
+    /// Number of live entries, as stored.
+    pub length: u64,
+    /// The last id ever generated.
+    pub last_id: StreamId,
+    /// First live id (stream version 2 and later).
+    pub first_id: Option<StreamId>,
+    /// Largest id ever deleted (version 2 and later).
+    pub max_deleted_id: Option<StreamId>,
+    /// Count of entries ever added (version 2 and later).
+    pub entries_added: Option<u64>,
+    /// Consumer groups.
+    pub groups: Vec<ConsumerGroup<'a>>,
+}
+
+/// One stream entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamEntry<'a> {
+    /// The entry's id.
+    pub id: StreamId,
+    /// Field/value pairs in order.
+    pub fields: Vec<(Bytes<'a>, Bytes<'a>)>,
+}
+
+/// A consumer group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerGroup<'a> {
+    /// Group name.
+    pub name: Bytes<'a>,
+    /// Last delivered id.
+    pub last_id: StreamId,
+    /// Entries read counter (version 2 and later; -1 when the server did not know it).
+    pub entries_read: Option<i64>,
+    /// The group's pending entries list.
+    pub pending: Vec<PendingEntry>,
+    /// Consumers.
+    pub consumers: Vec<Consumer<'a>>,
+}
+
+/// An entry delivered to a consumer and not yet acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingEntry {
+    /// The entry id.
+    pub id: StreamId,
+    /// Last delivery time, Unix ms.
+    pub delivery_time_ms: u64,
+    /// Number of deliveries.
+    pub delivery_count: u64,
+    /// Index in the group's consumers of the consumer that owns it, when one does.
+    pub consumer: Option<usize>,
+}
+
+/// A consumer of a group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Consumer<'a> {
+    /// Consumer name.
+    pub name: Bytes<'a>,
+    /// Last time the consumer was seen, Unix ms.
+    pub seen_time_ms: u64,
+    /// Last time the consumer read or claimed successfully (version 3 and later).
+    pub active_time_ms: Option<u64>,
+    /// Ids of the entries pending for this consumer.
+    pub pending: Vec<StreamId>,
+}
+
+/// Which stream layout a type code announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StreamVersion(pub u8);
+
+impl<'a> Stream<'a> {
+    /// Reads a stream of layout `version` (1, 2 or 3) at the cursor.
+    pub fn read(cur: &mut Cursor<'a>, version: StreamVersion) -> Result<Stream<'a>> {
+        let mut stream = Stream::default();
+        let nodes = read_len(cur)?;
+        for _ in 0..nodes {
+            read_node(cur, &mut stream.entries)?;
+        }
+        stream.length = read_len(cur)?;
+        stream.last_id = read_id_lens(cur)?;
+        if version.0 >= 2 {
+            stream.first_id = Some(read_id_lens(cur)?);
+            stream.max_deleted_id = Some(read_id_lens(cur)?);
+            stream.entries_added = Some(read_len(cur)?);
+        }
+        if stream.length != stream.entries.len() as u64 {
+            return Err(cur.invalid(
+                "stream length",
+                "the number of live entries",
+                format!("{}, nodes hold {}", stream.length, stream.entries.len()),
+            ));
+        }
+        let groups = read_len(cur)?;
+        for _ in 0..groups {
+            stream.groups.push(read_group(cur, version)?);
+        }
+        Ok(stream)
+    }
+}
+
+fn read_id_lens(cur: &mut Cursor<'_>) -> Result<StreamId> {
+    Ok(StreamId {
+        ms: read_len(cur)?,
+        seq: read_len(cur)?,
+    })
+}
+
+fn read_raw_id(cur: &mut Cursor<'_>) -> Result<StreamId> {
+    Ok(StreamId {
+        ms: cur.u64_be("stream id ms")?,
+        seq: cur.u64_be("stream id seq")?,
+    })
+}
+
+fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result<()> {
+    let key_at = cur.offset();
+    let key = RdbStr::read_bytes(cur)?.to_vec();
+    let master = match <[u8; 16]>::try_from(key.as_slice()) {
+        Ok(raw) => read_raw_id(&mut Cursor::new(&raw, key_at))?,
+        Err(_) => {
+            return Err(cur.invalid_at(
+                key_at,
+                "stream node key",
+                "a 16-byte master id",
+                format!("{} bytes", key.len()),
+            ));
+        }
+    };
+    let blob_at = cur.offset();
+    let blob = match RdbStr::read(cur)? {
+        RdbStr::Raw(b) => b,
+        other => {
+            return Err(cur.invalid_at(
+                blob_at,
+                "stream node",
+                "a raw listpack string",
+                format!("{other:?}"),
+            ));
+        }
+    };
+    let base = cur.offset() - blob.len() as u64;
+    let mut lp = Listpack::new(blob, base)?;
+    let mut node = NodeReader {
+        lp: &mut lp,
+        at: base,
+    };
+    node.read_entries(master, out)
+}
+
+struct NodeReader<'l, 'a> {
+    lp: &'l mut Listpack<'a>,
+    at: u64,
+}
+
+impl<'a> NodeReader<'_, 'a> {
+    fn next(&mut self, what: &'static str) -> Result<Bytes<'a>> {
+        match self.lp.next()? {
+            Some(b) => Ok(b),
+            None => Err(crate::error::Error::new(
+                crate::error::ErrorKind::Invalid {
+                    what,
+                    expected: "another listpack element",
+                    found: "the end".into(),
+                },
+                self.at,
+            )),
+        }
+    }
+
+    fn int(&mut self, what: &'static str) -> Result<i64> {
+        let b = self.next(what)?;
+        match b {
+            Bytes::Int(i) => Ok(i),
+            other => other
+                .with_bytes(|t| std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| {
+                    crate::error::Error::new(
+                        crate::error::ErrorKind::Invalid {
+                            what,
+                            expected: "an integer",
+                            found: format!("{other:?}"),
+                        },
+                        self.at,
+                    )
+                }),
+        }
+    }
+
+    fn count(&mut self, what: &'static str) -> Result<u64> {
+        let n = self.int(what)?;
+        u64::try_from(n).map_err(|_| self.bad(what, "a non-negative count", n))
+    }
+
+    fn bad(
+        &self,
+        what: &'static str,
+        expected: &'static str,
+        found: impl ToString,
+    ) -> crate::error::Error {
+        crate::error::Error::new(
+            crate::error::ErrorKind::Invalid {
+                what,
+                expected,
+                found: found.to_string(),
+            },
+            self.at,
+        )
+    }
+
+    fn read_entries(&mut self, master: StreamId, out: &mut Vec<StreamEntry<'a>>) -> Result<()> {
+        let live = self.count("stream node live count")?;
+        let deleted = self.count("stream node deleted count")?;
+        let nfields = self.count("stream master field count")?;
+        let mut master_fields = Vec::new();
+        for _ in 0..nfields {
+            master_fields.push(self.next("stream master field")?);
+        }
+        if self.int("stream master terminator")? != 0 {
+            return Err(self.bad("stream master entry", "a 0 terminator", "another value"));
+        }
+        let (mut seen_live, mut seen_deleted) = (0u64, 0u64);
+        while let Some(flags) = self.lp.next()? {
+            let flags = match flags {
+                Bytes::Int(f) => f,
+                other => {
+                    return Err(self.bad("stream entry flags", "an integer", format!("{other:?}")));
+                }
+            };
+            let ms = master
+                .ms
+                .checked_add_signed(self.int("stream entry ms delta")?);
+            let seq = master
+                .seq
+                .checked_add_signed(self.int("stream entry seq delta")?);
+            let (Some(ms), Some(seq)) = (ms, seq) else {
+                return Err(self.bad("stream entry id", "an id in range", "an overflowing delta"));
+            };
+            let mut fields = Vec::new();
+            let elements = if flags & FLAG_SAMEFIELDS != 0 {
+                for f in &master_fields {
+                    fields.push((f.clone(), self.next("stream entry value")?));
+                }
+                nfields + 3
+            } else {
+                let n = self.count("stream entry field count")?;
+                for _ in 0..n {
+                    let f = self.next("stream entry field")?;
+                    fields.push((f, self.next("stream entry value")?));
+                }
+                n * 2 + 4
+            };
+            if self.count("stream entry element count")? != elements {
+                return Err(self.bad(
+                    "stream entry element count",
+                    "the entry's element count",
+                    "another value",
+                ));
+            }
+            if flags & FLAG_DELETED != 0 {
+                seen_deleted += 1;
+            } else {
+                seen_live += 1;
+                out.push(StreamEntry {
+                    id: StreamId { ms, seq },
+                    fields,
+                });
+            }
+        }
+        if (seen_live, seen_deleted) != (live, deleted) {
+            return Err(self.bad(
+                "stream node counts",
+                "live and deleted counts matching the entries",
+                format!(
+                    "{seen_live} live and {seen_deleted} deleted, header says {live} and {deleted}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn read_group<'a>(cur: &mut Cursor<'a>, version: StreamVersion) -> Result<ConsumerGroup<'a>> {
+    let name = RdbStr::read_bytes(cur)?;
+    let last_id = read_id_lens(cur)?;
+    let entries_read = if version.0 >= 2 {
+        Some(read_len(cur)? as i64)
+    } else {
+        None
+    };
+    let npending = read_len(cur)?;
+    let mut pending = Vec::with_capacity(bounded(npending, cur, 17));
+    let mut index = HashMap::with_capacity(pending.capacity());
+    for _ in 0..npending {
+        let id = read_raw_id(cur)?;
+        let delivery_time_ms = cur.u64_le("pending delivery time")?;
+        let delivery_count = read_len(cur)?;
+        index.insert(id, pending.len());
+        pending.push(PendingEntry {
+            id,
+            delivery_time_ms,
+            delivery_count,
+            consumer: None,
+        });
+    }
+    let nconsumers = read_len(cur)?;
+    let mut consumers = Vec::with_capacity(bounded(nconsumers, cur, 10));
+    for _ in 0..nconsumers {
+        let name = RdbStr::read_bytes(cur)?;
+        let seen_time_ms = cur.u64_le("consumer seen time")?;
+        let active_time_ms = if version.0 >= 3 {
+            Some(cur.u64_le("consumer active time")?)
+        } else {
+            None
+        };
+        let n = read_len(cur)?;
+        let mut ids = Vec::with_capacity(bounded(n, cur, 16));
+        for _ in 0..n {
+            let at = cur.offset();
+            let id = read_raw_id(cur)?;
+            let Some(&slot) = index.get(&id) else {
+                return Err(cur.invalid_at(
+                    at,
+                    "consumer pending entry",
+                    "an id in the group's PEL",
+                    id,
+                ));
+            };
+            pending[slot].consumer = Some(consumers.len());
+            ids.push(id);
+        }
+        consumers.push(Consumer {
+            name,
+            seen_time_ms,
+            active_time_ms,
+            pending: ids,
+        });
+    }
+    Ok(ConsumerGroup {
+        name,
+        last_id,
+        entries_read,
+        pending,
+        consumers,
+    })
+}
+
+/// A capacity for `count` items of at least `min_size` bytes each that the remaining input
+/// could actually hold.
+fn bounded(count: u64, cur: &Cursor<'_>, min_size: usize) -> usize {
+    usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(cur.remaining() / min_size)
+}
