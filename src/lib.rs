@@ -1,9 +1,14 @@
 //! aoftool: exact, fast, offline readers and tools for Redis and Valkey persistence files.
 #![deny(missing_docs)]
 
+pub mod convert;
 pub mod cursor;
 pub mod error;
+pub mod filter;
+pub mod glob;
 pub mod input;
+pub mod json;
+pub mod parallel;
 pub mod rdb;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,1 +1,5 @@
-//! Integration tests.
+//! Integration tests: one binary, a module per area.
+
+mod corpus;
+mod fixtures;
+mod robustness;

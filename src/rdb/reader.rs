@@ -13,6 +13,8 @@ use super::{Header, Vendor};
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
 
+/// Redis Enterprise's per-key RAM LRU hint: one length, ignored (as librdb does).
+const OP_ENTERPRISE_RAM_LRU: u8 = 107;
 const OP_SLOT_IMPORT_OR_KEY_META: u8 = 243;
 const OP_SLOT_INFO: u8 = 244;
 const OP_FUNCTION2: u8 = 245;
@@ -247,6 +249,11 @@ impl<'a> Reader<'a> {
                 OP_IDLE => {
                     meta.start.get_or_insert(at);
                     meta.idle_s = Some(read_len(&mut self.cur)?);
+                    continue;
+                }
+                OP_ENTERPRISE_RAM_LRU if self.header.vendor == Vendor::Redis => {
+                    meta.start.get_or_insert(at);
+                    read_len(&mut self.cur)?;
                     continue;
                 }
                 OP_FREQ => {

@@ -36,7 +36,8 @@ impl fmt::Display for StreamId {
 pub struct Stream<'a> {
     /// Live entries in id order (deleted entries are left out).
     pub entries: Vec<StreamEntry<'a>>,
-    /// Number of live entries, as stored.
+    /// Number of live entries, as stored (what `XLEN` reports; servers do not check it against the
+    /// nodes, and some files in the wild disagree with them).
     pub length: u64,
     /// The last id ever generated.
     pub last_id: StreamId,
@@ -119,13 +120,6 @@ impl<'a> Stream<'a> {
             stream.max_deleted_id = Some(read_id_lens(cur)?);
             stream.entries_added = Some(read_len(cur)?);
         }
-        if stream.length != stream.entries.len() as u64 {
-            return Err(cur.invalid(
-                "stream length",
-                "the number of live entries",
-                format!("{}, nodes hold {}", stream.length, stream.entries.len()),
-            ));
-        }
         let groups = read_len(cur)?;
         for _ in 0..groups {
             stream.groups.push(read_group(cur, version)?);
@@ -162,25 +156,52 @@ fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result
             ));
         }
     };
-    let blob_at = cur.offset();
-    let blob = match RdbStr::read(cur)? {
-        RdbStr::Raw(b) => b,
-        other => {
-            return Err(cur.invalid_at(
-                blob_at,
-                "stream node",
-                "a raw listpack string",
-                format!("{other:?}"),
-            ));
+    match RdbStr::read(cur)? {
+        RdbStr::Raw(blob) => read_node_entries(blob, cur.offset() - blob.len() as u64, master, out),
+        RdbStr::Int(_) => {
+            Err(cur.invalid_at(key_at, "stream node", "a listpack string", "an integer"))
         }
-    };
-    let base = cur.offset() - blob.len() as u64;
+        lzf @ RdbStr::Lzf { offset, .. } => {
+            let blob = lzf.decode()?.to_vec();
+            let mut entries = Vec::new();
+            read_node_entries(&blob, offset, master, &mut entries)?;
+            out.extend(
+                entries
+                    .into_iter()
+                    .map(|e| -> StreamEntry<'a> { e.into_owned() }),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn read_node_entries<'b>(
+    blob: &'b [u8],
+    base: u64,
+    master: StreamId,
+    out: &mut Vec<StreamEntry<'b>>,
+) -> Result<()> {
     let mut lp = Listpack::new(blob, base)?;
-    let mut node = NodeReader {
+    NodeReader {
         lp: &mut lp,
         at: base,
-    };
-    node.read_entries(master, out)
+    }
+    .read_entries(master, out)
+}
+
+impl StreamEntry<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> StreamEntry<'static> {
+        let fields = self
+            .fields
+            .into_iter()
+            .map(|(f, v)| (f.into_owned(), v.into_owned()))
+            .collect();
+        StreamEntry {
+            id: self.id,
+            fields,
+        }
+    }
 }
 
 struct NodeReader<'l, 'a> {

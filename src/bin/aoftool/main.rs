@@ -1,1 +1,55 @@
-fn main() {}
+//! The `aoftool` command line.
+
+mod cmd;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exact, fast, offline tools for Redis and Valkey RDB and AOF files.
+#[derive(Parser)]
+#[command(name = "aoftool", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert an RDB file to JSON Lines or JSON.
+    Convert(cmd::convert::Args),
+}
+
+/// How a command ended, mapped to the exit status.
+pub enum Outcome {
+    /// Everything was fine (exit 0).
+    Ok,
+    /// The input has problems (exit 1).
+    Problems,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert(args) => cmd::convert::run(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Problems) => ExitCode::from(1),
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aoftool: {e:#}");
+            ExitCode::from(error_status(&e))
+        }
+    }
+}
+
+/// Exit status for an error: 1 when the input is at fault, 2 for usage and I/O errors.
+fn error_status(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<aoftool::Error>() {
+        Some(err) if !matches!(err.kind(), aoftool::ErrorKind::Io(_)) => 1,
+        _ => 2,
+    }
+}

@@ -1,0 +1,97 @@
+//! Where command output goes: standard output, or a file replaced atomically.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tempfile::NamedTempFile;
+
+/// Output buffer size: large writes keep system calls off the profile.
+const BUFFER: usize = 1 << 20;
+
+/// A destination that becomes visible only when complete.
+pub enum Output {
+    /// Standard output.
+    Stdout(BufWriter<io::Stdout>),
+    /// A temporary file next to `path`, renamed over it by [`Output::finish`].
+    File {
+        writer: BufWriter<NamedTempFile>,
+        path: PathBuf,
+    },
+}
+
+impl Output {
+    /// Standard output for `None` or `-`, else a new file at `path` (written atomically).
+    pub fn create(path: Option<&Path>) -> anyhow::Result<Output> {
+        match path {
+            None => Ok(Output::Stdout(BufWriter::with_capacity(
+                BUFFER,
+                io::stdout(),
+            ))),
+            Some(p) if p.as_os_str() == "-" => Output::create(None),
+            Some(p) => {
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let tmp = NamedTempFile::new_in(dir)
+                    .with_context(|| format!("creating a file in {}", dir.display()))?;
+                Ok(Output::File {
+                    writer: BufWriter::with_capacity(BUFFER, tmp),
+                    path: p.to_path_buf(),
+                })
+            }
+        }
+    }
+
+    /// Flushes, syncs and (for files) renames the output into place.
+    pub fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Output::Stdout(mut w) => Ok(w.flush()?),
+            Output::File { writer, path } => {
+                let tmp = writer.into_inner().map_err(|e| e.into_error())?;
+                tmp.as_file().sync_all()?;
+                tmp.persist(&path)
+                    .with_context(|| format!("renaming output into {}", path.display()))?;
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    File::open(dir)?.sync_all()?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File { writer, .. } => writer.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.write_all(buf),
+            Output::File { writer, .. } => writer.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File { writer, .. } => writer.flush(),
+        }
+    }
+}
+
+/// True when the error chain holds a broken pipe (the reader went away: not a failure).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<aoftool::Error>().is_some_and(|err| {
+                matches!(err.kind(), aoftool::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe)
+            })
+    })
+}

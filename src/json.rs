@@ -1,0 +1,359 @@
+//! JSON rendering of RDB records: the `convert --to jsonl|json` schema (see README).
+//!
+//! Byte strings that are valid UTF-8 become JSON strings; any other bytes become
+//! `{"base64": "…"}` (standard alphabet, padded), so every byte is recoverable.
+
+use base64::Engine;
+
+use crate::error::Result;
+use crate::rdb::module::module_name;
+use crate::rdb::reader::{KeyEntry, Record};
+use crate::rdb::stream::{Stream, StreamId};
+use crate::rdb::value::{Bytes, HashField, Value};
+use crate::rdb::{Header, RdbStr};
+
+/// Appends `bytes` as a JSON string, or as `{"base64": …}` when they are not UTF-8.
+pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => write_str(out, text),
+        Err(_) => {
+            out.extend_from_slice(b"{\"base64\":\"");
+            let start = out.len();
+            out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+            let written =
+                base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut out[start..]);
+            // The buffer was sized for padded output, so encoding always fits.
+            out.truncate(start + written.unwrap_or(0));
+            out.extend_from_slice(b"\"}");
+        }
+    }
+}
+
+/// Appends a JSON string literal.
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut plain_from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(escape);
+        }
+        plain_from = i + 1;
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
+}
+
+fn write_value_bytes(out: &mut Vec<u8>, b: &Bytes<'_>) {
+    match b {
+        Bytes::Int(i) => {
+            out.push(b'"');
+            out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+            out.push(b'"');
+        }
+        other => other.with_bytes(|b| write_bytes(out, b)),
+    }
+}
+
+fn write_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Appends a score: a JSON number when finite (shortest round-trip form), else
+/// `"inf"`, `"-inf"` or `"nan"`.
+pub fn write_score(out: &mut Vec<u8>, score: f64) {
+    if score.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(score).as_bytes());
+    } else if score.is_nan() {
+        out.extend_from_slice(b"\"nan\"");
+    } else if score > 0.0 {
+        out.extend_from_slice(b"\"inf\"");
+    } else {
+        out.extend_from_slice(b"\"-inf\"");
+    }
+}
+
+fn write_id(out: &mut Vec<u8>, id: StreamId) {
+    out.push(b'"');
+    write_int(out, id.ms);
+    out.push(b'-');
+    write_int(out, id.seq);
+    out.push(b'"');
+}
+
+/// Appends items separated by commas inside `[` `]`.
+fn write_array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut item: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (i, x) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x);
+    }
+    out.push(b']');
+}
+
+/// Writes `,"name":` before a member that is not an object's first.
+fn member(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+fn write_rdb_str(out: &mut Vec<u8>, s: RdbStr<'_>) -> Result<()> {
+    s.decode()?.with_bytes(|b| write_bytes(out, b));
+    Ok(())
+}
+
+/// Appends one key as a JSON object (no trailing newline).
+pub fn write_key(out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: &Bytes<'_>, value: &Value<'_>) {
+    out.extend_from_slice(b"{\"db\":");
+    write_int(out, entry.db);
+    member(out, "key");
+    key.with_bytes(|k| write_bytes(out, k));
+    member(out, "type");
+    write_str(out, entry.kind().name());
+    member(out, "encoding");
+    write_str(out, entry.encoding.name());
+    if let Some(ms) = entry.expire_ms {
+        member(out, "expire_ms");
+        write_int(out, ms);
+    }
+    if let Some(idle) = entry.idle_s {
+        member(out, "idle_s");
+        write_int(out, idle);
+    }
+    if let Some(freq) = entry.freq {
+        member(out, "freq");
+        write_int(out, freq);
+    }
+    member(out, "value");
+    write_value(out, value);
+    out.push(b'}');
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
+    match value {
+        Value::String(s) => write_value_bytes(out, s),
+        Value::List(items) | Value::Set(items) => write_array(out, items, write_value_bytes),
+        Value::ZSet(items) => write_array(out, items, |out, (m, s)| {
+            out.push(b'[');
+            write_value_bytes(out, m);
+            out.push(b',');
+            write_score(out, *s);
+            out.push(b']');
+        }),
+        Value::Hash(fields) => write_array(out, fields, write_hash_field),
+        Value::Stream(stream) => write_stream(out, stream),
+        Value::Module(m) => {
+            out.extend_from_slice(b"{\"module\":");
+            write_str(out, &m.name());
+            member(out, "encver");
+            write_int(out, m.encver());
+            member(out, "payload");
+            write_bytes(out, m.payload);
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_hash_field(out: &mut Vec<u8>, f: &HashField<'_>) {
+    out.push(b'[');
+    write_value_bytes(out, &f.field);
+    out.push(b',');
+    write_value_bytes(out, &f.value);
+    if let Some(ms) = f.expire_ms {
+        out.push(b',');
+        write_int(out, ms);
+    }
+    out.push(b']');
+}
+
+fn write_stream(out: &mut Vec<u8>, s: &Stream<'_>) {
+    out.extend_from_slice(b"{\"length\":");
+    write_int(out, s.length);
+    member(out, "last_id");
+    write_id(out, s.last_id);
+    if let Some(id) = s.first_id {
+        member(out, "first_id");
+        write_id(out, id);
+    }
+    if let Some(id) = s.max_deleted_id {
+        member(out, "max_deleted_id");
+        write_id(out, id);
+    }
+    if let Some(n) = s.entries_added {
+        member(out, "entries_added");
+        write_int(out, n);
+    }
+    member(out, "entries");
+    write_array(out, &s.entries, |out, e| {
+        out.extend_from_slice(b"{\"id\":");
+        write_id(out, e.id);
+        member(out, "fields");
+        write_array(out, &e.fields, |out, (f, v)| {
+            out.push(b'[');
+            write_value_bytes(out, f);
+            out.push(b',');
+            write_value_bytes(out, v);
+            out.push(b']');
+        });
+        out.push(b'}');
+    });
+    member(out, "groups");
+    write_array(out, &s.groups, |out, g| {
+        out.extend_from_slice(b"{\"name\":");
+        write_value_bytes(out, &g.name);
+        member(out, "last_id");
+        write_id(out, g.last_id);
+        if let Some(n) = g.entries_read {
+            member(out, "entries_read");
+            write_int(out, n);
+        }
+        member(out, "pel");
+        write_array(out, &g.pending, |out, p| {
+            out.extend_from_slice(b"{\"id\":");
+            write_id(out, p.id);
+            member(out, "consumer");
+            match p.consumer.and_then(|c| g.consumers.get(c)) {
+                Some(c) => write_value_bytes(out, &c.name),
+                None => out.extend_from_slice(b"null"),
+            }
+            member(out, "delivery_time_ms");
+            write_int(out, p.delivery_time_ms);
+            member(out, "delivery_count");
+            write_int(out, p.delivery_count);
+            out.push(b'}');
+        });
+        member(out, "consumers");
+        write_array(out, &g.consumers, |out, c| {
+            out.extend_from_slice(b"{\"name\":");
+            write_value_bytes(out, &c.name);
+            member(out, "seen_time_ms");
+            write_int(out, c.seen_time_ms);
+            if let Some(t) = c.active_time_ms {
+                member(out, "active_time_ms");
+                write_int(out, t);
+            }
+            member(out, "pel");
+            write_array(out, &c.pending, |out, id| write_id(out, *id));
+            out.push(b'}');
+        });
+        out.push(b'}');
+    });
+    out.push(b'}');
+}
+
+/// Appends the header line: `{"rdb":{"magic":…,"version":…}}`.
+pub fn write_header(out: &mut Vec<u8>, header: &Header) {
+    out.extend_from_slice(b"{\"rdb\":{\"magic\":");
+    write_str(out, header.magic());
+    out.extend_from_slice(b",\"version\":");
+    write_int(out, header.version);
+    out.extend_from_slice(b"}}");
+}
+
+/// Appends a non-key record worth showing (aux fields, functions, module aux); returns false
+/// for records that JSON output leaves out (db switches, size hints, EOF, keys).
+pub fn write_meta(out: &mut Vec<u8>, record: &Record<'_>) -> Result<bool> {
+    match record {
+        Record::Aux { name, value } => {
+            out.extend_from_slice(b"{\"aux\":{\"name\":");
+            write_rdb_str(out, *name)?;
+            out.extend_from_slice(b",\"value\":");
+            write_rdb_str(out, *value)?;
+            out.extend_from_slice(b"}}");
+        }
+        Record::Function { code } => {
+            out.extend_from_slice(b"{\"function\":{\"code\":");
+            write_rdb_str(out, *code)?;
+            out.extend_from_slice(b"}}");
+        }
+        Record::FunctionPreGa {
+            name,
+            engine,
+            description,
+            code,
+        } => {
+            out.extend_from_slice(b"{\"function_pre_ga\":{\"name\":");
+            write_rdb_str(out, *name)?;
+            out.extend_from_slice(b",\"engine\":");
+            write_rdb_str(out, *engine)?;
+            if let Some(d) = description {
+                out.extend_from_slice(b",\"description\":");
+                write_rdb_str(out, *d)?;
+            }
+            out.extend_from_slice(b",\"code\":");
+            write_rdb_str(out, *code)?;
+            out.extend_from_slice(b"}}");
+        }
+        Record::ModuleAux { id, when, payload } => {
+            out.extend_from_slice(b"{\"module_aux\":{\"module\":");
+            write_str(out, &module_name(*id));
+            out.extend_from_slice(b",\"encver\":");
+            write_int(out, id & 1023);
+            out.extend_from_slice(b",\"when\":");
+            write_int(out, *when);
+            out.extend_from_slice(b",\"payload\":");
+            write_bytes(out, payload);
+            out.extend_from_slice(b"}}");
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_and_binary_becomes_base64() {
+        assert_eq!(
+            render(|o| write_bytes(o, b"a\"b\\\n\x01")),
+            r#""a\"b\\\n\u0001""#
+        );
+        assert_eq!(render(|o| write_bytes(o, "é".as_bytes())), "\"é\"");
+        assert_eq!(
+            render(|o| write_bytes(o, b"\x00\xff")),
+            r#"{"base64":"AP8="}"#
+        );
+        assert_eq!(render(|o| write_bytes(o, b"")), r#""""#);
+        let parsed: serde_json::Value =
+            serde_json::from_str(&render(|o| write_bytes(o, b"\x00\x1f"))).unwrap();
+        assert_eq!(parsed, serde_json::json!("\u{0}\u{1f}"));
+    }
+
+    #[test]
+    fn scores_round_trip() {
+        for s in [0.0, -0.0, 1.5, -2.25, 1e300, 5e-324, 1.0 / 3.0] {
+            let text = render(|o| write_score(o, s));
+            let back: f64 = text.parse().unwrap();
+            assert_eq!(back.to_bits(), s.to_bits(), "{text}");
+        }
+        assert_eq!(render(|o| write_score(o, f64::INFINITY)), "\"inf\"");
+        assert_eq!(render(|o| write_score(o, f64::NEG_INFINITY)), "\"-inf\"");
+    }
+}
