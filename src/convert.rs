@@ -116,11 +116,7 @@ pub fn rdb_to_json(
     let mut trailer: Option<Trailer> = None;
     let mut keys_read = 0;
     let mut keys_written = 0;
-    let batches = Batches {
-        reader,
-        pending: None,
-        progress,
-    };
+    let batches = Batches { reader, pending: None, progress };
     ordered_map(
         options.threads,
         batches,
@@ -137,14 +133,7 @@ pub fn rdb_to_json(
     }
     out.flush().map_err(io_error)?;
     let trailer = trailer.ok_or_else(|| {
-        Error::new(
-            ErrorKind::Truncated {
-                what: "EOF opcode",
-                needed: 1,
-                available: 0,
-            },
-            data.len() as u64,
-        )
+        Error::new(ErrorKind::Truncated { what: "EOF opcode", needed: 1, available: 0 }, data.len() as u64)
     })?;
     let checksum = match verify_checksum(data, &trailer) {
         Ok(true) => ChecksumState::Valid,
@@ -156,12 +145,7 @@ pub fn rdb_to_json(
             _ => return Err(e),
         },
     };
-    Ok(Summary {
-        keys_read,
-        keys_written,
-        checksum,
-        trailing_bytes: trailer.trailing_bytes,
-    })
+    Ok(Summary { keys_read, keys_written, checksum, trailing_bytes: trailer.trailing_bytes })
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -216,12 +200,8 @@ fn begin_record(out: &mut Vec<u8>, format: JsonFormat) {
 }
 
 fn render_batch(batch: &[Record<'_>], options: &JsonOptions) -> Result<Rendered> {
-    let mut r = Rendered {
-        bytes: Vec::with_capacity(BATCH_BYTES * 2),
-        keys_read: 0,
-        keys_written: 0,
-        trailer: None,
-    };
+    let mut r =
+        Rendered { bytes: Vec::with_capacity(BATCH_BYTES * 2), keys_read: 0, keys_written: 0, trailer: None };
     for record in batch {
         let start = r.bytes.len();
         begin_record(&mut r.bytes, options.format);

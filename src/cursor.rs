@@ -67,32 +67,16 @@ impl<'a> Cursor<'a> {
         expected: &'static str,
         found: impl ToString,
     ) -> Error {
-        Error::new(
-            ErrorKind::Invalid {
-                what,
-                expected,
-                found: found.to_string(),
-            },
-            offset,
-        )
+        Error::new(ErrorKind::Invalid { what, expected, found: found.to_string() }, offset)
     }
 
     /// An [`ErrorKind::Invalid`] error at the current offset.
-    pub fn invalid(
-        &self,
-        what: &'static str,
-        expected: &'static str,
-        found: impl ToString,
-    ) -> Error {
+    pub fn invalid(&self, what: &'static str, expected: &'static str, found: impl ToString) -> Error {
         self.invalid_at(self.offset(), what, expected, found)
     }
 
     fn truncated(&self, what: &'static str, needed: u64) -> Error {
-        self.error(ErrorKind::Truncated {
-            what,
-            needed,
-            available: self.remaining() as u64,
-        })
+        self.error(ErrorKind::Truncated { what, needed, available: self.remaining() as u64 })
     }
 
     /// Reads `n` bytes.

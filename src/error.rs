@@ -83,13 +83,7 @@ pub enum ErrorKind {
 impl Error {
     /// An error of `kind` detected at absolute byte `offset`.
     pub fn new(kind: ErrorKind, offset: u64) -> Error {
-        Error {
-            inner: Box::new(Inner {
-                kind,
-                offset,
-                key: None,
-            }),
-        }
+        Error { inner: Box::new(Inner { kind, offset, key: None }) }
     }
 
     /// Attaches the key being read when the error occurred (kept if one is already set).
@@ -118,11 +112,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "offset {} ({:#x}): {}",
-            self.inner.offset, self.inner.offset, self.inner.kind
-        )?;
+        write!(f, "offset {} ({:#x}): {}", self.inner.offset, self.inner.offset, self.inner.kind)?;
         if let Some(key) = &self.inner.key {
             write!(f, " (while reading key \"{}\")", escape_bytes(key))?;
         }

@@ -34,9 +34,7 @@ impl Filter {
 
     /// Decides on the key name.
     pub fn keeps_key(&self, key: &[u8]) -> bool {
-        self.key_glob
-            .as_deref()
-            .is_none_or(|g| crate::glob::matches(g, key))
+        self.key_glob.as_deref().is_none_or(|g| crate::glob::matches(g, key))
             && self.key_regex.as_ref().is_none_or(|r| r.is_match(key))
     }
 }

@@ -8,7 +8,7 @@ use base64::Engine;
 use crate::error::Result;
 use crate::rdb::module::module_name;
 use crate::rdb::reader::{KeyEntry, Record};
-use crate::rdb::stream::{Stream, StreamId};
+use crate::rdb::stream::{Idmp, Stream, StreamId};
 use crate::rdb::value::{Bytes, HashField, Value};
 use crate::rdb::{Header, RdbStr};
 
@@ -20,8 +20,7 @@ pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
             out.extend_from_slice(b"{\"base64\":\"");
             let start = out.len();
             out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-            let written =
-                base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut out[start..]);
+            let written = base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut out[start..]);
             // The buffer was sized for padded output, so encoding always fits.
             out.truncate(start + written.unwrap_or(0));
             out.extend_from_slice(b"\"}");
@@ -143,6 +142,20 @@ pub fn write_key(out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: &Bytes<'_>, value
         member(out, "freq");
         write_int(out, freq);
     }
+    if !entry.key_meta.is_empty() {
+        member(out, "key_meta");
+        write_array(out, &entry.key_meta, |out, class| {
+            out.extend_from_slice(b"{\"class\":");
+            write_str(out, &class.name());
+            member(out, "version");
+            write_int(out, class.version());
+            member(out, "flags");
+            write_int(out, class.flags());
+            member(out, "payload");
+            write_bytes(out, class.payload);
+            out.push(b'}');
+        });
+    }
     member(out, "value");
     write_value(out, value);
     out.push(b'}');
@@ -255,8 +268,42 @@ fn write_stream(out: &mut Vec<u8>, s: &Stream<'_>) {
             write_array(out, &c.pending, |out, id| write_id(out, *id));
             out.push(b'}');
         });
+        if let Some(nacked) = &g.nacked {
+            member(out, "nacked");
+            write_array(out, nacked, |out, id| write_id(out, *id));
+        }
         out.push(b'}');
     });
+    if let Some(idmp) = &s.idmp {
+        member(out, "idmp");
+        write_idmp(out, idmp);
+    }
+    out.push(b'}');
+}
+
+fn write_idmp(out: &mut Vec<u8>, idmp: &Idmp<'_>) {
+    out.extend_from_slice(b"{\"duration_s\":");
+    write_int(out, idmp.duration_s);
+    member(out, "max_entries");
+    write_int(out, idmp.max_entries);
+    member(out, "producers");
+    write_array(out, &idmp.producers, |out, p| {
+        out.extend_from_slice(b"{\"pid\":");
+        write_value_bytes(out, &p.pid);
+        member(out, "entries");
+        write_array(out, &p.entries, |out, (iid, id)| {
+            out.push(b'[');
+            write_value_bytes(out, iid);
+            out.push(b',');
+            write_id(out, *id);
+            out.push(b']');
+        });
+        out.push(b'}');
+    });
+    member(out, "iids_added");
+    write_int(out, idmp.iids_added);
+    member(out, "iids_duplicates");
+    write_int(out, idmp.iids_duplicates);
     out.push(b'}');
 }
 
@@ -285,12 +332,7 @@ pub fn write_meta(out: &mut Vec<u8>, record: &Record<'_>) -> Result<bool> {
             write_rdb_str(out, *code)?;
             out.extend_from_slice(b"}}");
         }
-        Record::FunctionPreGa {
-            name,
-            engine,
-            description,
-            code,
-        } => {
+        Record::FunctionPreGa { name, engine, description, code } => {
             out.extend_from_slice(b"{\"function_pre_ga\":{\"name\":");
             write_rdb_str(out, *name)?;
             out.extend_from_slice(b",\"engine\":");
@@ -314,6 +356,19 @@ pub fn write_meta(out: &mut Vec<u8>, record: &Record<'_>) -> Result<bool> {
             write_bytes(out, payload);
             out.extend_from_slice(b"}}");
         }
+        Record::SlotImport { job, ranges } => {
+            out.extend_from_slice(b"{\"slot_import\":{\"job\":");
+            write_rdb_str(out, *job)?;
+            out.extend_from_slice(b",\"ranges\":");
+            write_array(out, ranges, |out, (from, to)| {
+                out.push(b'[');
+                write_int(out, *from);
+                out.push(b',');
+                write_int(out, *to);
+                out.push(b']');
+            });
+            out.extend_from_slice(b"}}");
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -331,15 +386,9 @@ mod tests {
 
     #[test]
     fn strings_escape_and_binary_becomes_base64() {
-        assert_eq!(
-            render(|o| write_bytes(o, b"a\"b\\\n\x01")),
-            r#""a\"b\\\n\u0001""#
-        );
+        assert_eq!(render(|o| write_bytes(o, b"a\"b\\\n\x01")), r#""a\"b\\\n\u0001""#);
         assert_eq!(render(|o| write_bytes(o, "é".as_bytes())), "\"é\"");
-        assert_eq!(
-            render(|o| write_bytes(o, b"\x00\xff")),
-            r#"{"base64":"AP8="}"#
-        );
+        assert_eq!(render(|o| write_bytes(o, b"\x00\xff")), r#"{"base64":"AP8="}"#);
         assert_eq!(render(|o| write_bytes(o, b"")), r#""""#);
         let parsed: serde_json::Value =
             serde_json::from_str(&render(|o| write_bytes(o, b"\x00\x1f"))).unwrap();

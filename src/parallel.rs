@@ -53,12 +53,8 @@ where
             if batch.is_empty() {
                 return Ok(());
             }
-            let results: Vec<Result<U, E>> = pool.install(|| {
-                batch
-                    .into_par_iter()
-                    .map(|item| item.and_then(&map))
-                    .collect()
-            });
+            let results: Vec<Result<U, E>> =
+                pool.install(|| batch.into_par_iter().map(|item| item.and_then(&map)).collect());
             for result in results {
                 sink(result?)?;
             }
@@ -72,13 +68,8 @@ mod tests {
 
     fn run(threads: usize, fail_at: Option<u32>) -> (Vec<u32>, Result<(), String>) {
         let mut out = Vec::new();
-        let source = (0..1000u32).map(move |i| {
-            if Some(i) == fail_at {
-                Err(format!("bad {i}"))
-            } else {
-                Ok(i)
-            }
-        });
+        let source =
+            (0..1000u32).map(move |i| if Some(i) == fail_at { Err(format!("bad {i}")) } else { Ok(i) });
         let result = ordered_map(
             threads,
             source,

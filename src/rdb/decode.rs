@@ -40,9 +40,10 @@ pub fn decode<'a>(enc: Encoding, cur: &mut Cursor<'a>) -> Result<Value<'a>> {
         SetListpack => Value::Set(read_blob(cur, &listpack::decode)?),
         ListQuicklist => Value::List(read_quicklist(cur)?),
         ListQuicklist2 => Value::List(read_quicklist2(cur)?),
-        StreamListpacks => Value::Stream(Box::new(Stream::read(cur, StreamVersion(1))?)),
-        StreamListpacks2 => Value::Stream(Box::new(Stream::read(cur, StreamVersion(2))?)),
-        StreamListpacks3 => Value::Stream(Box::new(Stream::read(cur, StreamVersion(3))?)),
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
+            let version = StreamVersion(enc.stream_version().unwrap_or(1));
+            Value::Stream(Box::new(Stream::read(cur, version)?))
+        }
         Module2 => Value::Module(ModuleValue::read(cur)?),
         ModulePreGa => return Err(module_pre_ga(cur)),
         HashMetadataPreGa => Value::Hash(read_hash_metadata(cur, None)?),
@@ -63,8 +64,8 @@ pub fn decode<'a>(enc: Encoding, cur: &mut Cursor<'a>) -> Result<Value<'a>> {
 pub fn skip(enc: Encoding, cur: &mut Cursor<'_>) -> Result<()> {
     use Encoding::*;
     match enc {
-        String | HashZipmap | ListZiplist | SetIntset | ZSetZiplist | HashZiplist
-        | HashListpack | ZSetListpack | SetListpack | HashListpackExPreGa => RdbStr::skip(cur),
+        String | HashZipmap | ListZiplist | SetIntset | ZSetZiplist | HashZiplist | HashListpack
+        | ZSetListpack | SetListpack | HashListpackExPreGa => RdbStr::skip(cur),
         List | Set | ListQuicklist => skip_strings(cur, 1),
         Hash => skip_strings(cur, 2),
         ZSet => repeat(cur, |cur| {
@@ -94,7 +95,9 @@ pub fn skip(enc: Encoding, cur: &mut Cursor<'_>) -> Result<()> {
         }),
         Module2 => ModuleValue::read(cur).map(drop),
         ModulePreGa => Err(module_pre_ga(cur)),
-        StreamListpacks | StreamListpacks2 | StreamListpacks3 => decode(enc, cur).map(drop),
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
+            decode(enc, cur).map(drop)
+        }
     }
 }
 
@@ -107,16 +110,11 @@ fn module_pre_ga(cur: &Cursor<'_>) -> crate::Error {
 
 /// A capacity for `count` items that the remaining input could hold (each takes a byte or more).
 fn capacity(count: u64, cur: &Cursor<'_>) -> usize {
-    usize::try_from(count)
-        .unwrap_or(usize::MAX)
-        .min(cur.remaining())
+    usize::try_from(count).unwrap_or(usize::MAX).min(cur.remaining())
 }
 
 /// Reads a count, then runs `item` that many times.
-fn repeat<'a>(
-    cur: &mut Cursor<'a>,
-    mut item: impl FnMut(&mut Cursor<'a>) -> Result<()>,
-) -> Result<()> {
+fn repeat<'a>(cur: &mut Cursor<'a>, mut item: impl FnMut(&mut Cursor<'a>) -> Result<()>) -> Result<()> {
     let n = read_len(cur)?;
     for _ in 0..n {
         item(cur)?;
@@ -142,9 +140,7 @@ fn skip_ttl_fields(cur: &mut Cursor<'_>) -> Result<()> {
 /// Reads a count of items, each `per_item` strings.
 fn read_strings<'a>(cur: &mut Cursor<'a>, per_item: u64) -> Result<Vec<Bytes<'a>>> {
     let n = read_len(cur)?;
-    let total = n
-        .checked_mul(per_item)
-        .ok_or_else(|| cur.invalid("count", "a count that fits", n))?;
+    let total = n.checked_mul(per_item).ok_or_else(|| cur.invalid("count", "a count that fits", n))?;
     let mut out = Vec::with_capacity(capacity(total, cur));
     for _ in 0..total {
         out.push(RdbStr::read_bytes(cur)?);
@@ -157,11 +153,7 @@ fn read_scored<'a>(cur: &mut Cursor<'a>, binary: bool) -> Result<Vec<(Bytes<'a>,
     let mut out = Vec::with_capacity(capacity(n, cur));
     for _ in 0..n {
         let member = RdbStr::read_bytes(cur)?;
-        let score = if binary {
-            cur.f64_le("binary score")?
-        } else {
-            read_ascii_score(cur)?
-        };
+        let score = if binary { cur.f64_le("binary score")? } else { read_ascii_score(cur)? };
         out.push((member, score));
     }
     Ok(out)
@@ -177,12 +169,7 @@ fn read_ascii_score(cur: &mut Cursor<'_>) -> Result<f64> {
         len => {
             let text = cur.take(usize::from(len), "score")?;
             parse_score(text).ok_or_else(|| {
-                cur.invalid_at(
-                    at,
-                    "score",
-                    "a decimal number",
-                    crate::error::escape_bytes(text),
-                )
+                cur.invalid_at(at, "score", "a decimal number", crate::error::escape_bytes(text))
             })
         }
     }
@@ -197,18 +184,12 @@ fn read_blob<'a>(cur: &mut Cursor<'a>, decode_blob: &BlobDecoder) -> Result<Vec<
     let at = cur.offset();
     match RdbStr::read(cur)? {
         RdbStr::Raw(blob) => decode_blob(blob, cur.offset() - blob.len() as u64),
-        RdbStr::Int(_) => Err(cur.invalid_at(
-            at,
-            "encoded value",
-            "a string blob",
-            "an integer-encoded string",
-        )),
+        RdbStr::Int(_) => {
+            Err(cur.invalid_at(at, "encoded value", "a string blob", "an integer-encoded string"))
+        }
         lzf @ RdbStr::Lzf { offset, .. } => {
             let owned = lzf.decode()?.to_vec();
-            Ok(decode_blob(&owned, offset)?
-                .into_iter()
-                .map(Bytes::into_owned)
-                .collect())
+            Ok(decode_blob(&owned, offset)?.into_iter().map(Bytes::into_owned).collect())
         }
     }
 }
@@ -231,12 +212,7 @@ fn read_quicklist2<'a>(cur: &mut Cursor<'a>) -> Result<Vec<Bytes<'a>>> {
             CONTAINER_PLAIN => out.push(RdbStr::read_bytes(cur)?),
             CONTAINER_PACKED => out.extend(read_blob(cur, &listpack::decode)?),
             other => {
-                return Err(cur.invalid_at(
-                    at,
-                    "quicklist node container",
-                    "1 (plain) or 2 (packed)",
-                    other,
-                ));
+                return Err(cur.invalid_at(at, "quicklist node container", "1 (plain) or 2 (packed)", other));
             }
         }
     }
@@ -245,60 +221,42 @@ fn read_quicklist2<'a>(cur: &mut Cursor<'a>) -> Result<Vec<Bytes<'a>>> {
 
 type BlobDecoder = dyn for<'b> Fn(&'b [u8], u64) -> Result<Vec<Bytes<'b>>>;
 
-fn read_hash_blob<'a>(
-    cur: &mut Cursor<'a>,
-    decode_blob: &BlobDecoder,
-) -> Result<Vec<HashField<'a>>> {
+fn read_hash_blob<'a>(cur: &mut Cursor<'a>, decode_blob: &BlobDecoder) -> Result<Vec<HashField<'a>>> {
     let flat = read_blob(cur, decode_blob)?;
     pairs(cur, flat)
 }
 
-fn read_scored_blob<'a>(
-    cur: &mut Cursor<'a>,
-    decode_blob: &BlobDecoder,
-) -> Result<Vec<(Bytes<'a>, f64)>> {
+fn read_scored_blob<'a>(cur: &mut Cursor<'a>, decode_blob: &BlobDecoder) -> Result<Vec<(Bytes<'a>, f64)>> {
     let flat = read_blob(cur, decode_blob)?;
     scores(cur, flat)
 }
 
 /// Pairs up alternating fields and values.
 fn pairs<'a>(cur: &Cursor<'_>, flat: Vec<Bytes<'a>>) -> Result<Vec<HashField<'a>>> {
-    if flat.len() % 2 != 0 {
-        return Err(cur.invalid(
-            "hash",
-            "field/value pairs",
-            format!("{} elements", flat.len()),
-        ));
+    if !flat.len().is_multiple_of(2) {
+        return Err(cur.invalid("hash", "field/value pairs", format!("{} elements", flat.len())));
     }
     let mut out = Vec::with_capacity(flat.len() / 2);
     let mut it = flat.into_iter();
     while let (Some(field), Some(value)) = (it.next(), it.next()) {
-        out.push(HashField {
-            field,
-            value,
-            expire_ms: None,
-        });
+        out.push(HashField { field, value, expire_ms: None });
     }
     Ok(out)
 }
 
 /// Pairs members with scores from a flat ziplist or listpack.
 fn scores<'a>(cur: &Cursor<'_>, flat: Vec<Bytes<'a>>) -> Result<Vec<(Bytes<'a>, f64)>> {
-    if flat.len() % 2 != 0 {
-        return Err(cur.invalid(
-            "sorted set",
-            "member/score pairs",
-            format!("{} elements", flat.len()),
-        ));
+    if !flat.len().is_multiple_of(2) {
+        return Err(cur.invalid("sorted set", "member/score pairs", format!("{} elements", flat.len())));
     }
     let mut out = Vec::with_capacity(flat.len() / 2);
     let mut it = flat.into_iter();
     while let (Some(member), Some(score)) = (it.next(), it.next()) {
         let score = match score {
             Bytes::Int(i) => i as f64,
-            other => other.with_bytes(parse_score).ok_or_else(|| {
-                cur.invalid("sorted set score", "a decimal number", format!("{other:?}"))
-            })?,
+            other => other
+                .with_bytes(parse_score)
+                .ok_or_else(|| cur.invalid("sorted set score", "a decimal number", format!("{other:?}")))?,
         };
         out.push((member, score));
     }
@@ -320,11 +278,7 @@ fn read_hash_metadata<'a>(cur: &mut Cursor<'a>, min: Option<i64>) -> Result<Vec<
         };
         let field = RdbStr::read_bytes(cur)?;
         let value = RdbStr::read_bytes(cur)?;
-        out.push(HashField {
-            field,
-            value,
-            expire_ms,
-        });
+        out.push(HashField { field, value, expire_ms });
     }
     Ok(out)
 }
@@ -332,7 +286,7 @@ fn read_hash_metadata<'a>(cur: &mut Cursor<'a>, min: Option<i64>) -> Result<Vec<
 /// Types 23 and 25: a listpack of field, value, TTL triples; TTL 0 means none.
 fn read_listpack_ex<'a>(cur: &mut Cursor<'a>) -> Result<Vec<HashField<'a>>> {
     let flat = read_blob(cur, &listpack::decode)?;
-    if flat.len() % 3 != 0 {
+    if !flat.len().is_multiple_of(3) {
         return Err(cur.invalid(
             "hash listpack",
             "field/value/TTL triples",
@@ -347,11 +301,7 @@ fn read_listpack_ex<'a>(cur: &mut Cursor<'a>) -> Result<Vec<HashField<'a>>> {
             Bytes::Int(t) => Some(t),
             other => return Err(cur.invalid("hash field TTL", "an integer", format!("{other:?}"))),
         };
-        out.push(HashField {
-            field,
-            value,
-            expire_ms,
-        });
+        out.push(HashField { field, value, expire_ms });
     }
     Ok(out)
 }
@@ -364,11 +314,7 @@ fn read_valkey_hash2<'a>(cur: &mut Cursor<'a>) -> Result<Vec<HashField<'a>>> {
         let field = RdbStr::read_bytes(cur)?;
         let value = RdbStr::read_bytes(cur)?;
         let ttl = cur.i64_le("hash field expiry")?;
-        out.push(HashField {
-            field,
-            value,
-            expire_ms: (ttl != VALKEY_NO_TTL).then_some(ttl),
-        });
+        out.push(HashField { field, value, expire_ms: (ttl != VALKEY_NO_TTL).then_some(ttl) });
     }
     Ok(out)
 }

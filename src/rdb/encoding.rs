@@ -37,17 +37,9 @@ impl Kind {
 
     /// Parses a name as [`Kind::name`] writes it.
     pub fn from_name(name: &str) -> Option<Kind> {
-        [
-            Kind::String,
-            Kind::List,
-            Kind::Set,
-            Kind::ZSet,
-            Kind::Hash,
-            Kind::Stream,
-            Kind::Module,
-        ]
-        .into_iter()
-        .find(|k| k.name() == name)
+        [Kind::String, Kind::List, Kind::Set, Kind::ZSet, Kind::Hash, Kind::Stream, Kind::Module]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 }
 
@@ -96,6 +88,10 @@ pub enum Encoding {
     SetListpack,
     /// 21: stream, version 3.
     StreamListpacks3,
+    /// 26: stream, version 4 (Redis 8.6: idempotent-producer state).
+    StreamListpacks4,
+    /// 27: stream, version 5 (Redis 8.8: per-group NACKed entries).
+    StreamListpacks5,
     /// 22 (Redis): hash with field TTLs, 7.4 release candidate (absolute TTLs).
     HashMetadataPreGa,
     /// 23 (Redis): listpack hash with field TTLs, 7.4 release candidate.
@@ -139,8 +135,33 @@ impl Encoding {
             (23, Vendor::Redis) => HashListpackExPreGa,
             (24, _) => HashMetadata,
             (25, _) => HashListpackEx,
+            (26, Vendor::Redis) => StreamListpacks4,
+            (27, Vendor::Redis) => StreamListpacks5,
             _ => return None,
         })
+    }
+
+    /// The stream layout version of a stream encoding (1 to 5).
+    pub fn stream_version(self) -> Option<u8> {
+        use Encoding::*;
+        match self {
+            StreamListpacks => Some(1),
+            StreamListpacks2 => Some(2),
+            StreamListpacks3 => Some(3),
+            StreamListpacks4 => Some(4),
+            StreamListpacks5 => Some(5),
+            _ => None,
+        }
+    }
+
+    /// Why a type byte that [`Encoding::from_code`] rejects cannot be read.
+    pub fn unsupported_reason(code: u8, vendor: Vendor) -> &'static str {
+        match (code, vendor) {
+            (23, Vendor::Valkey) => "Valkey 9.2 PATH_HASH, whose layout is not published yet",
+            (28, Vendor::Redis) => "Redis 8.8 ARRAY, not supported yet",
+            (8, _) => "type 8 was never written by a released server",
+            _ => "not a type or opcode any supported server writes",
+        }
     }
 
     /// The type byte as written in the file.
@@ -172,6 +193,8 @@ impl Encoding {
             HashListpackExPreGa => 23,
             HashMetadata => 24,
             HashListpackEx => 25,
+            StreamListpacks4 => 26,
+            StreamListpacks5 => 27,
         }
     }
 
@@ -183,9 +206,11 @@ impl Encoding {
             List | ListZiplist | ListQuicklist | ListQuicklist2 => Kind::List,
             Set | SetIntset | SetListpack => Kind::Set,
             ZSet | ZSet2 | ZSetZiplist | ZSetListpack => Kind::ZSet,
-            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa
-            | HashListpackExPreGa | HashMetadata | HashListpackEx | ValkeyHash2 => Kind::Hash,
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 => Kind::Stream,
+            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa | HashListpackExPreGa
+            | HashMetadata | HashListpackEx | ValkeyHash2 => Kind::Hash,
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
+                Kind::Stream
+            }
             ModulePreGa | Module2 => Kind::Module,
         }
     }
@@ -209,6 +234,8 @@ impl Encoding {
             StreamListpacks => "listpacks",
             StreamListpacks2 => "listpacks2",
             StreamListpacks3 => "listpacks3",
+            StreamListpacks4 => "listpacks4",
+            StreamListpacks5 => "listpacks5",
             HashListpack | ZSetListpack | SetListpack => "listpack",
             ListQuicklist2 => "quicklist2",
             HashMetadataPreGa => "metadata-pre-ga",
@@ -233,15 +260,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            Encoding::from_code(22, Vendor::Valkey),
-            Some(Encoding::ValkeyHash2)
-        );
-        assert_eq!(
-            Encoding::from_code(22, Vendor::Redis),
-            Some(Encoding::HashMetadataPreGa)
-        );
+        assert_eq!(Encoding::from_code(22, Vendor::Valkey), Some(Encoding::ValkeyHash2));
+        assert_eq!(Encoding::from_code(22, Vendor::Redis), Some(Encoding::HashMetadataPreGa));
         assert_eq!(Encoding::from_code(23, Vendor::Valkey), None);
         assert_eq!(Encoding::from_code(8, Vendor::Redis), None);
+        assert_eq!(Encoding::from_code(26, Vendor::Valkey), None);
     }
 }

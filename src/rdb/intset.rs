@@ -42,11 +42,7 @@ mod tests {
         let mut blob = vec![2, 0, 0, 0, 2, 0, 0, 0];
         blob.extend_from_slice(&(-5i16).to_le_bytes());
         blob.extend_from_slice(&7i16.to_le_bytes());
-        let got: Vec<_> = decode(&blob, 0)
-            .unwrap()
-            .iter()
-            .map(Bytes::to_vec)
-            .collect();
+        let got: Vec<_> = decode(&blob, 0).unwrap().iter().map(Bytes::to_vec).collect();
         assert_eq!(got, vec![b"-5".to_vec(), b"7".to_vec()]);
         let mut wide = vec![8, 0, 0, 0, 1, 0, 0, 0];
         wide.extend_from_slice(&i64::MAX.to_le_bytes());

@@ -40,11 +40,7 @@ impl<'a> Listpack<'a> {
                 "another byte",
             ));
         }
-        Ok(Listpack {
-            cur,
-            declared,
-            seen: 0,
-        })
+        Ok(Listpack { cur, declared, seen: 0 })
     }
 
     /// The element count from the header, when it is known.
@@ -63,36 +59,26 @@ impl<'a> Listpack<'a> {
         }
         let value = match first {
             0x00..=0x7f => Bytes::Int(i64::from(first)),
-            0x80..=0xbf => Bytes::Borrowed(
-                self.cur
-                    .take(usize::from(first & 0x3f), "listpack string")?,
-            ),
+            0x80..=0xbf => Bytes::Borrowed(self.cur.take(usize::from(first & 0x3f), "listpack string")?),
             0xc0..=0xdf => {
                 let raw = u16::from(first & 0x1f) << 8 | u16::from(self.cur.u8("listpack int13")?);
                 Bytes::Int(sign_extend(u64::from(raw), 13))
             }
             0xe0..=0xef => {
-                let len = usize::from(first & 0x0f) << 8
-                    | usize::from(self.cur.u8("listpack string length")?);
+                let len =
+                    usize::from(first & 0x0f) << 8 | usize::from(self.cur.u8("listpack string length")?);
                 Bytes::Borrowed(self.cur.take(len, "listpack string")?)
             }
             0xf0 => {
                 let len = self.cur.u32_le("listpack string length")?;
                 Bytes::Borrowed(self.cur.take_len(u64::from(len), "listpack string")?)
             }
-            0xf1 => Bytes::Int(i64::from(i16::from_le_bytes(
-                self.cur.array("listpack int16")?,
-            ))),
+            0xf1 => Bytes::Int(i64::from(i16::from_le_bytes(self.cur.array("listpack int16")?))),
             0xf2 => {
                 let b: [u8; 3] = self.cur.array("listpack int24")?;
-                Bytes::Int(sign_extend(
-                    u64::from(u32::from_le_bytes([b[0], b[1], b[2], 0])),
-                    24,
-                ))
+                Bytes::Int(sign_extend(u64::from(u32::from_le_bytes([b[0], b[1], b[2], 0])), 24))
             }
-            0xf3 => Bytes::Int(i64::from(i32::from_le_bytes(
-                self.cur.array("listpack int32")?,
-            ))),
+            0xf3 => Bytes::Int(i64::from(i32::from_le_bytes(self.cur.array("listpack int32")?))),
             0xf4 => Bytes::Int(self.cur.i64_le("listpack int64")?),
             other => {
                 return Err(self.cur.invalid_at(
@@ -110,8 +96,7 @@ impl<'a> Listpack<'a> {
 
     /// Collects the remaining elements.
     pub fn collect(mut self) -> Result<Vec<Bytes<'a>>> {
-        let mut out =
-            Vec::with_capacity(self.declared_len().unwrap_or(0).min(self.cur.remaining()));
+        let mut out = Vec::with_capacity(self.declared_len().unwrap_or(0).min(self.cur.remaining()));
         while let Some(item) = self.next()? {
             out.push(item);
         }
@@ -184,7 +169,7 @@ pub fn encode_backlen(len: u64, buf: &mut [u8; 5]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Builds a listpack from (encoding+data) entries, adding back-lengths and the header.

@@ -12,14 +12,7 @@ const MAX_EXPANSION: u64 = 88;
 /// allocation, so a forged length never drives a large allocation.
 pub fn decompress(compressed: &[u8], len: u64, offset: u64) -> Result<Vec<u8>> {
     let invalid = |expected, found: String| {
-        Error::new(
-            ErrorKind::Invalid {
-                what: "LZF string",
-                expected,
-                found,
-            },
-            offset,
-        )
+        Error::new(ErrorKind::Invalid { what: "LZF string", expected, found }, offset)
     };
     let bound = (compressed.len() as u64).saturating_mul(MAX_EXPANSION);
     if len > bound || len == 0 {

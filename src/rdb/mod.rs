@@ -58,29 +58,27 @@ impl Header {
     pub fn read(cur: &mut Cursor<'_>) -> Result<Header> {
         let start = cur.offset();
         let Some(magic) = cur.rest().get(..HEADER_LEN) else {
-            return Err(cur.error(ErrorKind::BadMagic {
-                found: crate::error::escape_bytes(cur.rest()),
-            }));
+            return Err(cur.error(ErrorKind::BadMagic { found: crate::error::escape_bytes(cur.rest()) }));
         };
+        if magic.starts_with(b"VKCS") {
+            return Err(cur.error(ErrorKind::UnsupportedType {
+                code: magic[0],
+                reason: "Valkey's LZ4-compressed RDB envelope (VKCS) is not supported yet",
+            }));
+        }
         let (vendor, digits, name) = if let Some(d) = magic.strip_prefix(b"REDIS") {
             (Vendor::Redis, d, "REDIS")
         } else if let Some(d) = magic.strip_prefix(b"VALKEY") {
             (Vendor::Valkey, d, "VALKEY")
         } else {
-            return Err(cur.error(ErrorKind::BadMagic {
-                found: crate::error::escape_bytes(magic),
-            }));
+            return Err(cur.error(ErrorKind::BadMagic { found: crate::error::escape_bytes(magic) }));
         };
         let version = std::str::from_utf8(digits)
             .ok()
             .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|d| d.parse::<u32>().ok())
             .ok_or_else(|| {
-                cur.invalid(
-                    "RDB version",
-                    "decimal digits",
-                    crate::error::escape_bytes(digits),
-                )
+                cur.invalid("RDB version", "decimal digits", crate::error::escape_bytes(digits))
             })?;
         let known = match vendor {
             Vendor::Redis => (1..=MAX_REDIS_VERSION).contains(&version),
@@ -88,10 +86,7 @@ impl Header {
         };
         if !known {
             return Err(crate::error::Error::new(
-                ErrorKind::UnsupportedVersion {
-                    magic: name,
-                    version,
-                },
+                ErrorKind::UnsupportedVersion { magic: name, version },
                 start,
             ));
         }
@@ -132,16 +127,9 @@ mod tests {
     #[test]
     fn future_and_foreign_versions_are_named() {
         let err = header(b"REDIS0099").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("unsupported RDB version 99 (REDIS)"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unsupported RDB version 99 (REDIS)"), "{err}");
         assert!(header(b"VALKEY079").is_err());
         assert!(header(b"REDIS00x1").is_err());
-        assert!(matches!(
-            header(b"RED").unwrap_err().kind(),
-            ErrorKind::BadMagic { .. }
-        ));
+        assert!(matches!(header(b"RED").unwrap_err().kind(), ErrorKind::BadMagic { .. }));
     }
 }

@@ -47,9 +47,7 @@ impl<'a> ModuleValue<'a> {
 
 /// Decodes the 9-character module type name packed in the high 54 bits of `id`.
 pub fn module_name(id: u64) -> String {
-    (0..9)
-        .map(|i| char::from(NAME_CHARSET[((id >> (64 - 6 * (i + 1))) & 63) as usize]))
-        .collect()
+    (0..9).map(|i| char::from(NAME_CHARSET[((id >> (64 - 6 * (i + 1))) & 63) as usize])).collect()
 }
 
 /// Walks module items up to and including the end marker; returns the bytes walked.
@@ -77,13 +75,12 @@ mod tests {
     #[test]
     fn names_and_items() {
         // "hellotype" with encver 0, as module ids are built: 6 bits per character.
-        let id = b"hellotype".iter().fold(0u64, |acc, c| {
-            acc << 6 | NAME_CHARSET.iter().position(|x| x == c).unwrap() as u64
-        }) << 10;
+        let id = b"hellotype"
+            .iter()
+            .fold(0u64, |acc, c| acc << 6 | NAME_CHARSET.iter().position(|x| x == c).unwrap() as u64)
+            << 10;
         assert_eq!(module_name(id), "hellotype");
-        let items = [
-            2u8, 5, 5, 1, b'x', 4, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 3, 0, 0, 0x80, 0x3f, 0,
-        ];
+        let items = [2u8, 5, 5, 1, b'x', 4, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 3, 0, 0, 0x80, 0x3f, 0];
         let mut cur = Cursor::new(&items, 0);
         assert_eq!(walk_items(&mut cur).unwrap().len(), items.len());
         assert!(walk_items(&mut Cursor::new(&[9], 0)).is_err());

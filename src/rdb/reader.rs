@@ -13,8 +13,10 @@ use super::{Header, Vendor};
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Redis Enterprise's per-key RAM LRU hint: one length, ignored (as librdb does).
+/// Redis Enterprise opcodes that carry one length and mean nothing to open-source servers
+/// (RAM LRU hint, slot number); skipped as librdb does.
 const OP_ENTERPRISE_RAM_LRU: u8 = 107;
+const OP_ENTERPRISE_SLOT_NUM: u8 = 121;
 const OP_SLOT_IMPORT_OR_KEY_META: u8 = 243;
 const OP_SLOT_INFO: u8 = 244;
 const OP_FUNCTION2: u8 = 245;
@@ -88,6 +90,13 @@ pub enum Record<'a> {
         /// The module items, end marker included.
         payload: &'a [u8],
     },
+    /// An unfinished cluster slot import (Valkey 9 `SLOT_IMPORT`).
+    SlotImport {
+        /// The import job's name.
+        job: RdbStr<'a>,
+        /// Slot ranges being imported, inclusive.
+        ranges: Vec<(u64, u64)>,
+    },
     /// A key with its value (undecoded).
     Key(KeyEntry<'a>),
     /// The end of the file.
@@ -120,6 +129,8 @@ pub struct KeyEntry<'a> {
     pub idle_s: Option<u64>,
     /// LFU frequency counter.
     pub freq: Option<u8>,
+    /// Module key metadata (Redis 8.6+ `KEY_META`), in file order.
+    pub key_meta: Vec<KeyMetaClass<'a>>,
     /// The encoded value bytes.
     pub raw: &'a [u8],
     /// Absolute offset of the first byte of this record (its first opcode or the type byte).
@@ -151,11 +162,58 @@ impl<'a> KeyEntry<'a> {
 
 /// Per-key metadata opcodes seen before the key's type byte.
 #[derive(Default)]
-struct KeyMeta {
+struct KeyMeta<'a> {
     start: Option<u64>,
     expire_ms: Option<i64>,
     idle_s: Option<u64>,
     freq: Option<u8>,
+    key_meta: Vec<KeyMetaClass<'a>>,
+}
+
+/// One class of module key metadata: a 4-byte class spec and the module's items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyMetaClass<'a> {
+    /// Class spec: 4-character name in bits 31..8, version in bits 7..3, flags in bits 2..0.
+    pub spec: u32,
+    /// The module items, end marker included.
+    pub payload: &'a [u8],
+}
+
+/// Most metadata classes a key can carry (`KEY_META_MAX_NUM_MODULES`).
+const MAX_KEY_META_CLASSES: u64 = 7;
+
+/// Characters of class names, 6 bits each (note `_` before `-`, unlike module type names).
+const KEY_META_CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+impl KeyMetaClass<'_> {
+    /// The class's 4-character name.
+    pub fn name(&self) -> String {
+        (0..4).map(|i| char::from(KEY_META_CHARSET[((self.spec >> (26 - 6 * i)) & 63) as usize])).collect()
+    }
+
+    /// The class's metadata version.
+    pub fn version(&self) -> u32 {
+        (self.spec >> 3) & 31
+    }
+
+    /// The class's flags (bit 0: may be ignored by servers without the module).
+    pub fn flags(&self) -> u32 {
+        self.spec & 7
+    }
+}
+
+fn read_key_meta<'a>(cur: &mut Cursor<'a>) -> Result<Vec<KeyMetaClass<'a>>> {
+    let at = cur.offset();
+    let n = read_len(cur)?;
+    if n > MAX_KEY_META_CLASSES {
+        return Err(cur.invalid_at(at, "key metadata class count", "at most 7", n));
+    }
+    let mut classes = Vec::new();
+    for _ in 0..n {
+        let spec = cur.u32_le("key metadata class spec")?;
+        classes.push(KeyMetaClass { spec, payload: module::walk_items(cur)? });
+    }
+    Ok(classes)
 }
 
 /// Walks the records of an RDB file.
@@ -176,12 +234,7 @@ impl<'a> Reader<'a> {
     pub fn at(data: &'a [u8], base: u64) -> Result<Reader<'a>> {
         let mut cur = Cursor::new(data, base);
         let header = Header::read(&mut cur)?;
-        Ok(Reader {
-            cur,
-            header,
-            db: 0,
-            finished: false,
-        })
+        Ok(Reader { cur, header, db: 0, finished: false })
     }
 
     /// The file's header.
@@ -221,18 +274,15 @@ impl<'a> Reader<'a> {
                     db_size: read_len(&mut self.cur)?,
                     expires_size: read_len(&mut self.cur)?,
                 },
-                OP_AUX => Record::Aux {
-                    name: RdbStr::read(&mut self.cur)?,
-                    value: RdbStr::read(&mut self.cur)?,
-                },
+                OP_AUX => {
+                    Record::Aux { name: RdbStr::read(&mut self.cur)?, value: RdbStr::read(&mut self.cur)? }
+                }
                 OP_SLOT_INFO => Record::SlotInfo {
                     slot: read_len(&mut self.cur)?,
                     size: read_len(&mut self.cur)?,
                     expires_size: read_len(&mut self.cur)?,
                 },
-                OP_FUNCTION2 => Record::Function {
-                    code: RdbStr::read(&mut self.cur)?,
-                },
+                OP_FUNCTION2 => Record::Function { code: RdbStr::read(&mut self.cur)? },
                 OP_FUNCTION_PRE_GA => self.read_function_pre_ga()?,
                 OP_MODULE_AUX => self.read_module_aux()?,
                 OP_EXPIRETIME_MS => {
@@ -251,7 +301,7 @@ impl<'a> Reader<'a> {
                     meta.idle_s = Some(read_len(&mut self.cur)?);
                     continue;
                 }
-                OP_ENTERPRISE_RAM_LRU if self.header.vendor == Vendor::Redis => {
+                OP_ENTERPRISE_RAM_LRU | OP_ENTERPRISE_SLOT_NUM if self.header.vendor == Vendor::Redis => {
                     meta.start.get_or_insert(at);
                     read_len(&mut self.cur)?;
                     continue;
@@ -261,36 +311,33 @@ impl<'a> Reader<'a> {
                     meta.freq = Some(self.cur.u8("LFU frequency")?);
                     continue;
                 }
-                OP_SLOT_IMPORT_OR_KEY_META => return Err(self.unsupported_243(at)),
+                OP_SLOT_IMPORT_OR_KEY_META if self.header.vendor == Vendor::Redis => {
+                    meta.start.get_or_insert(at);
+                    meta.key_meta = read_key_meta(&mut self.cur)?;
+                    continue;
+                }
+                OP_SLOT_IMPORT_OR_KEY_META => self.read_slot_import()?,
                 code => Record::Key(self.read_key(code, at, meta)?),
             };
             return Ok(Some(record));
         }
     }
 
-    fn unsupported_243(&self, at: u64) -> Error {
-        let reason = match self.header.vendor {
-            Vendor::Redis => "opcode 243 (KEY_META, Redis 8.6+) is not supported yet",
-            Vendor::Valkey => "opcode 243 (SLOT_IMPORT) is not supported yet",
-        };
-        Error::new(
-            ErrorKind::UnsupportedType {
-                code: OP_SLOT_IMPORT_OR_KEY_META,
-                reason,
-            },
-            at,
-        )
+    fn read_slot_import(&mut self) -> Result<Record<'a>> {
+        let job = RdbStr::read(&mut self.cur)?;
+        let n = read_len(&mut self.cur)?;
+        let mut ranges =
+            Vec::with_capacity(usize::try_from(n).unwrap_or(usize::MAX).min(self.cur.remaining() / 2));
+        for _ in 0..n {
+            ranges.push((read_len(&mut self.cur)?, read_len(&mut self.cur)?));
+        }
+        Ok(Record::SlotImport { job, ranges })
     }
 
-    fn read_key(&mut self, code: u8, at: u64, meta: KeyMeta) -> Result<KeyEntry<'a>> {
+    fn read_key(&mut self, code: u8, at: u64, meta: KeyMeta<'a>) -> Result<KeyEntry<'a>> {
         let Some(encoding) = Encoding::from_code(code, self.header.vendor) else {
-            return Err(Error::new(
-                ErrorKind::UnsupportedType {
-                    code,
-                    reason: "not a type or opcode this RDB version defines",
-                },
-                at,
-            ));
+            let reason = Encoding::unsupported_reason(code, self.header.vendor);
+            return Err(Error::new(ErrorKind::UnsupportedType { code, reason }, at));
         };
         let key = RdbStr::read(&mut self.cur)?;
         let value_start = self.cur.pos();
@@ -302,33 +349,22 @@ impl<'a> Reader<'a> {
             expire_ms: meta.expire_ms,
             idle_s: meta.idle_s,
             freq: meta.freq,
+            key_meta: meta.key_meta,
             raw: &[],
             offset: meta.start.unwrap_or(at),
             value_offset,
         };
         decode::skip(encoding, &mut self.cur).map_err(|e| entry.annotate(e))?;
-        Ok(KeyEntry {
-            raw: self.cur.since(value_start),
-            ..entry
-        })
+        Ok(KeyEntry { raw: self.cur.since(value_start), ..entry })
     }
 
     fn read_function_pre_ga(&mut self) -> Result<Record<'a>> {
         let name = RdbStr::read(&mut self.cur)?;
         let engine = RdbStr::read(&mut self.cur)?;
         let has_description = read_len(&mut self.cur)? != 0;
-        let description = if has_description {
-            Some(RdbStr::read(&mut self.cur)?)
-        } else {
-            None
-        };
+        let description = if has_description { Some(RdbStr::read(&mut self.cur)?) } else { None };
         let code = RdbStr::read(&mut self.cur)?;
-        Ok(Record::FunctionPreGa {
-            name,
-            engine,
-            description,
-            code,
-        })
+        Ok(Record::FunctionPreGa { name, engine, description, code })
     }
 
     fn read_module_aux(&mut self) -> Result<Record<'a>> {
@@ -336,9 +372,7 @@ impl<'a> Reader<'a> {
         let at = self.cur.offset();
         let when_opcode = read_len(&mut self.cur)?;
         if when_opcode != MODULE_AUX_WHEN_OPCODE {
-            return Err(self
-                .cur
-                .invalid_at(at, "module aux when-opcode", "2", when_opcode));
+            return Err(self.cur.invalid_at(at, "module aux when-opcode", "2", when_opcode));
         }
         let when = read_len(&mut self.cur)?;
         let payload = module::walk_items(&mut self.cur)?;
@@ -346,16 +380,9 @@ impl<'a> Reader<'a> {
     }
 
     fn read_trailer(&mut self, eof_offset: u64) -> Result<Trailer> {
-        let stored_checksum = if self.header.has_checksum() {
-            Some(self.cur.u64_le("CRC-64 trailer")?)
-        } else {
-            None
-        };
-        Ok(Trailer {
-            eof_offset,
-            stored_checksum,
-            trailing_bytes: self.cur.remaining() as u64,
-        })
+        let stored_checksum =
+            if self.header.has_checksum() { Some(self.cur.u64_le("CRC-64 trailer")?) } else { None };
+        Ok(Trailer { eof_offset, stored_checksum, trailing_bytes: self.cur.remaining() as u64 })
     }
 }
 
@@ -375,15 +402,90 @@ pub fn verify_checksum(data: &[u8], trailer: &Trailer) -> Result<bool> {
     let Some(stored) = trailer.stored_checksum.filter(|&c| c != 0) else {
         return Ok(false);
     };
-    let covered = usize::try_from(trailer.eof_offset + 1)
-        .unwrap_or(usize::MAX)
-        .min(data.len());
+    let covered = usize::try_from(trailer.eof_offset + 1).unwrap_or(usize::MAX).min(data.len());
     let computed = super::crc::crc64(&data[..covered]);
     if computed != stored {
-        return Err(Error::new(
-            ErrorKind::ChecksumMismatch { stored, computed },
-            trailer.eof_offset + 1,
-        ));
+        return Err(Error::new(ErrorKind::ChecksumMismatch { stored, computed }, trailer.eof_offset + 1));
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdb::crc::crc64;
+
+    /// Appends the EOF opcode and a valid CRC-64 trailer.
+    fn finish(mut file: Vec<u8>) -> Vec<u8> {
+        file.push(OP_EOF);
+        let crc = crc64(&file);
+        file.extend_from_slice(&crc.to_le_bytes());
+        file
+    }
+
+    fn records(file: &[u8]) -> Vec<Record<'_>> {
+        Reader::new(file).unwrap().collect::<Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn reads_key_metadata_before_the_type_byte() {
+        let mut file = b"REDIS0013".to_vec();
+        file.extend_from_slice(&[OP_EXPIRETIME_MS, 0xe8, 3, 0, 0, 0, 0, 0, 0]);
+        // One class "ABCD" (0, 1, 2, 3), version 1, flag 1; items: UINT 5, end.
+        let spec: u32 = (1 << 20 | 2 << 14 | 3 << 8) | 1 << 3 | 1;
+        file.extend_from_slice(&[OP_SLOT_IMPORT_OR_KEY_META, 1]);
+        file.extend_from_slice(&spec.to_le_bytes());
+        file.extend_from_slice(&[2, 5, 0]);
+        file.extend_from_slice(&[0, 1, b'k', 1, b'v']);
+        let file = finish(file);
+        let recs = records(&file);
+        let Record::Key(key) = &recs[0] else { panic!("expected a key, got {:?}", recs[0]) };
+        assert_eq!(key.offset, 9);
+        assert_eq!(key.expire_ms, Some(1000));
+        assert_eq!(key.key_meta.len(), 1);
+        let class = &key.key_meta[0];
+        assert_eq!((class.name().as_str(), class.version(), class.flags()), ("ABCD", 1, 1));
+        assert_eq!(class.payload, &[2, 5, 0]);
+        assert_eq!(key.value().unwrap(), Value::String(crate::rdb::Bytes::Borrowed(b"v")));
+        let Record::Eof(trailer) = recs[1] else { panic!("expected EOF") };
+        assert!(verify_checksum(&file, &trailer).unwrap());
+    }
+
+    #[test]
+    fn opcode_243_is_a_slot_import_in_valkey_files() {
+        let mut file = b"VALKEY080".to_vec();
+        file.push(OP_SLOT_IMPORT_OR_KEY_META);
+        file.push(40);
+        file.extend_from_slice(&[b'j'; 40]);
+        file.extend_from_slice(&[1, 0, 0x40 | 0x3f, 0xff]);
+        let file = finish(file);
+        let recs = records(&file);
+        let Record::SlotImport { job, ranges } = &recs[0] else { panic!("expected a slot import") };
+        assert_eq!(*job, RdbStr::Raw(&[b'j'; 40]));
+        assert_eq!(ranges, &[(0, 16383)]);
+    }
+
+    #[test]
+    fn checksum_mismatch_names_both_values_and_zero_disables_it() {
+        let file = finish(b"REDIS0009\xfe\x00".to_vec());
+        let mut bad = file.clone();
+        bad[10] = 1; // select db 1 instead of 0: same framing, different bytes
+        let recs = records(&bad);
+        let Record::Eof(trailer) = recs[1] else { panic!("expected EOF") };
+        let err = verify_checksum(&bad, &trailer).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::ChecksumMismatch { .. }), "{err}");
+        let mut zeroed = bad.clone();
+        let n = zeroed.len();
+        zeroed[n - 8..].fill(0);
+        let Record::Eof(trailer) = records(&zeroed)[1] else { panic!("expected EOF") };
+        assert!(!verify_checksum(&zeroed, &trailer).unwrap());
+    }
+
+    #[test]
+    fn unknown_types_are_named() {
+        let file = finish(b"REDIS0014\x1c\x01k".to_vec());
+        let err = Reader::new(&file).unwrap().next_record().unwrap_err();
+        assert!(err.to_string().contains("unsupported type 28: Redis 8.8 ARRAY"), "{err}");
+        assert_eq!(err.offset(), 9);
+    }
 }

@@ -49,6 +49,32 @@ pub struct Stream<'a> {
     pub entries_added: Option<u64>,
     /// Consumer groups.
     pub groups: Vec<ConsumerGroup<'a>>,
+    /// Idempotent-producer state (version 4 and later).
+    pub idmp: Option<Idmp<'a>>,
+}
+
+/// Idempotent-producer (IDMP) state of a stream: recent producer/message ids and counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Idmp<'a> {
+    /// How long ids are remembered, in seconds.
+    pub duration_s: u64,
+    /// How many ids are remembered per producer.
+    pub max_entries: u64,
+    /// Producers with their remembered ids, oldest first.
+    pub producers: Vec<IdmpProducer<'a>>,
+    /// Ids ever added.
+    pub iids_added: u64,
+    /// Duplicate ids ever seen.
+    pub iids_duplicates: u64,
+}
+
+/// One idempotent producer and the message ids it sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdmpProducer<'a> {
+    /// Producer id.
+    pub pid: Bytes<'a>,
+    /// (message id, stream entry id) pairs, oldest first.
+    pub entries: Vec<(Bytes<'a>, StreamId)>,
 }
 
 /// One stream entry.
@@ -73,6 +99,8 @@ pub struct ConsumerGroup<'a> {
     pub pending: Vec<PendingEntry>,
     /// Consumers.
     pub consumers: Vec<Consumer<'a>>,
+    /// Entries negatively acknowledged and owned by no consumer (version 5).
+    pub nacked: Option<Vec<StreamId>>,
 }
 
 /// An entry delivered to a consumer and not yet acknowledged.
@@ -101,12 +129,12 @@ pub struct Consumer<'a> {
     pub pending: Vec<StreamId>,
 }
 
-/// Which stream layout a type code announces.
+/// Which stream layout a type code announces (1 to 5, for types 15, 19, 21, 26, 27).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StreamVersion(pub u8);
 
 impl<'a> Stream<'a> {
-    /// Reads a stream of layout `version` (1, 2 or 3) at the cursor.
+    /// Reads a stream of layout `version` (1 to 5) at the cursor.
     pub fn read(cur: &mut Cursor<'a>, version: StreamVersion) -> Result<Stream<'a>> {
         let mut stream = Stream::default();
         let nodes = read_len(cur)?;
@@ -124,22 +152,19 @@ impl<'a> Stream<'a> {
         for _ in 0..groups {
             stream.groups.push(read_group(cur, version)?);
         }
+        if version.0 >= 4 {
+            stream.idmp = Some(read_idmp(cur)?);
+        }
         Ok(stream)
     }
 }
 
 fn read_id_lens(cur: &mut Cursor<'_>) -> Result<StreamId> {
-    Ok(StreamId {
-        ms: read_len(cur)?,
-        seq: read_len(cur)?,
-    })
+    Ok(StreamId { ms: read_len(cur)?, seq: read_len(cur)? })
 }
 
 fn read_raw_id(cur: &mut Cursor<'_>) -> Result<StreamId> {
-    Ok(StreamId {
-        ms: cur.u64_be("stream id ms")?,
-        seq: cur.u64_be("stream id seq")?,
-    })
+    Ok(StreamId { ms: cur.u64_be("stream id ms")?, seq: cur.u64_be("stream id seq")? })
 }
 
 fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result<()> {
@@ -158,18 +183,12 @@ fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result
     };
     match RdbStr::read(cur)? {
         RdbStr::Raw(blob) => read_node_entries(blob, cur.offset() - blob.len() as u64, master, out),
-        RdbStr::Int(_) => {
-            Err(cur.invalid_at(key_at, "stream node", "a listpack string", "an integer"))
-        }
+        RdbStr::Int(_) => Err(cur.invalid_at(key_at, "stream node", "a listpack string", "an integer")),
         lzf @ RdbStr::Lzf { offset, .. } => {
             let blob = lzf.decode()?.to_vec();
             let mut entries = Vec::new();
             read_node_entries(&blob, offset, master, &mut entries)?;
-            out.extend(
-                entries
-                    .into_iter()
-                    .map(|e| -> StreamEntry<'a> { e.into_owned() }),
-            );
+            out.extend(entries.into_iter().map(|e| -> StreamEntry<'a> { e.into_owned() }));
             Ok(())
         }
     }
@@ -182,25 +201,14 @@ fn read_node_entries<'b>(
     out: &mut Vec<StreamEntry<'b>>,
 ) -> Result<()> {
     let mut lp = Listpack::new(blob, base)?;
-    NodeReader {
-        lp: &mut lp,
-        at: base,
-    }
-    .read_entries(master, out)
+    NodeReader { lp: &mut lp, at: base }.read_entries(master, out)
 }
 
 impl StreamEntry<'_> {
     /// A copy that borrows nothing.
     pub fn into_owned(self) -> StreamEntry<'static> {
-        let fields = self
-            .fields
-            .into_iter()
-            .map(|(f, v)| (f.into_owned(), v.into_owned()))
-            .collect();
-        StreamEntry {
-            id: self.id,
-            fields,
-        }
+        let fields = self.fields.into_iter().map(|(f, v)| (f.into_owned(), v.into_owned())).collect();
+        StreamEntry { id: self.id, fields }
     }
 }
 
@@ -248,18 +256,9 @@ impl<'a> NodeReader<'_, 'a> {
         u64::try_from(n).map_err(|_| self.bad(what, "a non-negative count", n))
     }
 
-    fn bad(
-        &self,
-        what: &'static str,
-        expected: &'static str,
-        found: impl ToString,
-    ) -> crate::error::Error {
+    fn bad(&self, what: &'static str, expected: &'static str, found: impl ToString) -> crate::error::Error {
         crate::error::Error::new(
-            crate::error::ErrorKind::Invalid {
-                what,
-                expected,
-                found: found.to_string(),
-            },
+            crate::error::ErrorKind::Invalid { what, expected, found: found.to_string() },
             self.at,
         )
     }
@@ -283,12 +282,8 @@ impl<'a> NodeReader<'_, 'a> {
                     return Err(self.bad("stream entry flags", "an integer", format!("{other:?}")));
                 }
             };
-            let ms = master
-                .ms
-                .checked_add_signed(self.int("stream entry ms delta")?);
-            let seq = master
-                .seq
-                .checked_add_signed(self.int("stream entry seq delta")?);
+            let ms = master.ms.checked_add_signed(self.int("stream entry ms delta")?);
+            let seq = master.seq.checked_add_signed(self.int("stream entry seq delta")?);
             let (Some(ms), Some(seq)) = (ms, seq) else {
                 return Err(self.bad("stream entry id", "an id in range", "an overflowing delta"));
             };
@@ -317,19 +312,14 @@ impl<'a> NodeReader<'_, 'a> {
                 seen_deleted += 1;
             } else {
                 seen_live += 1;
-                out.push(StreamEntry {
-                    id: StreamId { ms, seq },
-                    fields,
-                });
+                out.push(StreamEntry { id: StreamId { ms, seq }, fields });
             }
         }
         if (seen_live, seen_deleted) != (live, deleted) {
             return Err(self.bad(
                 "stream node counts",
                 "live and deleted counts matching the entries",
-                format!(
-                    "{seen_live} live and {seen_deleted} deleted, header says {live} and {deleted}"
-                ),
+                format!("{seen_live} live and {seen_deleted} deleted, header says {live} and {deleted}"),
             ));
         }
         Ok(())
@@ -339,11 +329,7 @@ impl<'a> NodeReader<'_, 'a> {
 fn read_group<'a>(cur: &mut Cursor<'a>, version: StreamVersion) -> Result<ConsumerGroup<'a>> {
     let name = RdbStr::read_bytes(cur)?;
     let last_id = read_id_lens(cur)?;
-    let entries_read = if version.0 >= 2 {
-        Some(read_len(cur)? as i64)
-    } else {
-        None
-    };
+    let entries_read = if version.0 >= 2 { Some(read_len(cur)? as i64) } else { None };
     let npending = read_len(cur)?;
     let mut pending = Vec::with_capacity(bounded(npending, cur, 17));
     let mut index = HashMap::with_capacity(pending.capacity());
@@ -352,59 +338,187 @@ fn read_group<'a>(cur: &mut Cursor<'a>, version: StreamVersion) -> Result<Consum
         let delivery_time_ms = cur.u64_le("pending delivery time")?;
         let delivery_count = read_len(cur)?;
         index.insert(id, pending.len());
-        pending.push(PendingEntry {
-            id,
-            delivery_time_ms,
-            delivery_count,
-            consumer: None,
-        });
+        pending.push(PendingEntry { id, delivery_time_ms, delivery_count, consumer: None });
     }
     let nconsumers = read_len(cur)?;
     let mut consumers = Vec::with_capacity(bounded(nconsumers, cur, 10));
     for _ in 0..nconsumers {
         let name = RdbStr::read_bytes(cur)?;
         let seen_time_ms = cur.u64_le("consumer seen time")?;
-        let active_time_ms = if version.0 >= 3 {
-            Some(cur.u64_le("consumer active time")?)
-        } else {
-            None
-        };
+        let active_time_ms = if version.0 >= 3 { Some(cur.u64_le("consumer active time")?) } else { None };
         let n = read_len(cur)?;
         let mut ids = Vec::with_capacity(bounded(n, cur, 16));
         for _ in 0..n {
             let at = cur.offset();
             let id = read_raw_id(cur)?;
             let Some(&slot) = index.get(&id) else {
-                return Err(cur.invalid_at(
-                    at,
-                    "consumer pending entry",
-                    "an id in the group's PEL",
-                    id,
-                ));
+                return Err(cur.invalid_at(at, "consumer pending entry", "an id in the group's PEL", id));
             };
             pending[slot].consumer = Some(consumers.len());
             ids.push(id);
         }
-        consumers.push(Consumer {
-            name,
-            seen_time_ms,
-            active_time_ms,
-            pending: ids,
-        });
+        consumers.push(Consumer { name, seen_time_ms, active_time_ms, pending: ids });
     }
-    Ok(ConsumerGroup {
-        name,
-        last_id,
-        entries_read,
-        pending,
-        consumers,
+    let nacked = if version.0 >= 5 { Some(read_nacked(cur, &pending, &index)?) } else { None };
+    Ok(ConsumerGroup { name, last_id, entries_read, pending, consumers, nacked })
+}
+
+/// The NACK zone: ids that must be in the group's PEL and owned by no consumer.
+fn read_nacked(
+    cur: &mut Cursor<'_>,
+    pending: &[PendingEntry],
+    index: &HashMap<StreamId, usize>,
+) -> Result<Vec<StreamId>> {
+    let n = read_len(cur)?;
+    let mut ids = Vec::with_capacity(bounded(n, cur, 16));
+    for _ in 0..n {
+        let at = cur.offset();
+        let id = read_raw_id(cur)?;
+        if index.get(&id).is_none_or(|&slot| pending[slot].consumer.is_some()) {
+            return Err(cur.invalid_at(
+                at,
+                "NACKed entry",
+                "an id in the group's PEL owned by no consumer",
+                id,
+            ));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+fn read_idmp<'a>(cur: &mut Cursor<'a>) -> Result<Idmp<'a>> {
+    let duration_s = read_len(cur)?;
+    let max_entries = read_len(cur)?;
+    let nproducers = read_len(cur)?;
+    let mut producers = Vec::with_capacity(bounded(nproducers, cur, 2));
+    for _ in 0..nproducers {
+        let pid = RdbStr::read_bytes(cur)?;
+        let n = read_len(cur)?;
+        let mut entries = Vec::with_capacity(bounded(n, cur, 3));
+        for _ in 0..n {
+            let iid = RdbStr::read_bytes(cur)?;
+            entries.push((iid, read_id_lens(cur)?));
+        }
+        producers.push(IdmpProducer { pid, entries });
+    }
+    Ok(Idmp {
+        duration_s,
+        max_entries,
+        producers,
+        iids_added: read_len(cur)?,
+        iids_duplicates: read_len(cur)?,
     })
 }
 
 /// A capacity for `count` items of at least `min_size` bytes each that the remaining input
 /// could actually hold.
 fn bounded(count: u64, cur: &Cursor<'_>, min_size: usize) -> usize {
-    usize::try_from(count)
-        .unwrap_or(usize::MAX)
-        .min(cur.remaining() / min_size)
+    usize::try_from(count).unwrap_or(usize::MAX).min(cur.remaining() / min_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdb::listpack::tests::build as listpack;
+
+    fn str_(out: &mut Vec<u8>, s: &[u8]) {
+        out.push(s.len() as u8);
+        out.extend_from_slice(s);
+    }
+
+    fn id16(out: &mut Vec<u8>, ms: u64, seq: u64) {
+        out.extend_from_slice(&ms.to_be_bytes());
+        out.extend_from_slice(&seq.to_be_bytes());
+    }
+
+    /// A version-5 stream: one node with a live entry (own fields) and a deleted SAMEFIELDS
+    /// entry, one group with two pending entries (one NACKed), and IDMP state.
+    fn v5_stream() -> Vec<u8> {
+        let node = listpack(
+            &[
+                &[1],
+                &[1],
+                &[1],
+                &[0x81, b'f'],
+                &[0], // master: live, deleted, fields, "f", end
+                &[0],
+                &[0],
+                &[0],
+                &[1],
+                &[0x81, b'g'],
+                &[0x81, b'v'],
+                &[6], // live entry 5-0
+                &[3],
+                &[1],
+                &[0],
+                &[0x81, b'x'],
+                &[4], // deleted SAMEFIELDS entry 6-0
+            ],
+            17,
+        );
+        let mut s = vec![1, 16];
+        id16(&mut s, 5, 0);
+        s.push(0x40 | (node.len() >> 8) as u8);
+        s.push(node.len() as u8);
+        s.extend_from_slice(&node);
+        s.extend_from_slice(&[1, 6, 0, 5, 0, 6, 0, 2]); // length, last, first, max deleted, added
+        s.push(1);
+        str_(&mut s, b"g1");
+        s.extend_from_slice(&[5, 0, 1, 2]); // last id, entries read, PEL size
+        for (ms, time, count) in [(5, 1000u64, 1u8), (6, 2000, 3)] {
+            id16(&mut s, ms, 0);
+            s.extend_from_slice(&time.to_le_bytes());
+            s.push(count);
+        }
+        s.push(1);
+        str_(&mut s, b"c1");
+        s.extend_from_slice(&7u64.to_le_bytes());
+        s.extend_from_slice(&8u64.to_le_bytes());
+        s.push(1);
+        id16(&mut s, 5, 0);
+        s.push(1); // NACK zone
+        id16(&mut s, 6, 0);
+        s.extend_from_slice(&[60, 10, 1]); // IDMP duration, max entries, producers
+        str_(&mut s, b"p1");
+        s.push(1);
+        str_(&mut s, b"i1");
+        s.extend_from_slice(&[5, 0, 1, 0]);
+        s
+    }
+
+    #[test]
+    fn reads_every_stream_section_of_version_5() {
+        let bytes = v5_stream();
+        let mut cur = Cursor::new(&bytes, 0);
+        let s = Stream::read(&mut cur, StreamVersion(5)).unwrap();
+        assert!(cur.is_empty());
+        assert_eq!(s.entries.len(), 1);
+        assert_eq!(s.entries[0].id, StreamId { ms: 5, seq: 0 });
+        assert_eq!(s.entries[0].fields[0].0.to_vec(), b"g");
+        assert_eq!((s.length, s.entries_added), (1, Some(2)));
+        let g = &s.groups[0];
+        assert_eq!(g.pending[0].consumer, Some(0));
+        assert_eq!(g.pending[1].consumer, None);
+        assert_eq!(g.pending[1].delivery_count, 3);
+        assert_eq!(g.consumers[0].active_time_ms, Some(8));
+        assert_eq!(g.nacked, Some(vec![StreamId { ms: 6, seq: 0 }]));
+        let idmp = s.idmp.unwrap();
+        assert_eq!((idmp.duration_s, idmp.max_entries, idmp.iids_added), (60, 10, 1));
+        assert_eq!(idmp.producers[0].entries[0].1, StreamId { ms: 5, seq: 0 });
+    }
+
+    #[test]
+    fn rejects_a_nacked_id_owned_by_a_consumer_and_any_truncation() {
+        let mut bytes = v5_stream();
+        let nack_at = bytes.len() - 14 - 16;
+        assert_eq!(bytes[nack_at + 7], 6);
+        bytes[nack_at + 7] = 5; // NACK 5-0, which consumer c1 owns
+        let err = Stream::read(&mut Cursor::new(&bytes, 0), StreamVersion(5)).unwrap_err();
+        assert!(err.to_string().contains("NACKed entry"), "{err}");
+        let good = v5_stream();
+        for cut in 0..good.len() {
+            assert!(Stream::read(&mut Cursor::new(&good[..cut], 0), StreamVersion(5)).is_err(), "cut {cut}");
+        }
+    }
 }

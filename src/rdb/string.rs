@@ -47,12 +47,9 @@ pub fn read_len(cur: &mut Cursor<'_>) -> Result<u64> {
     let at = cur.offset();
     match read_length(cur)? {
         Length::Plain(n) => Ok(n),
-        Length::Special(e) => Err(cur.invalid_at(
-            at,
-            "length",
-            "a plain length",
-            format!("string encoding {e}"),
-        )),
+        Length::Special(e) => {
+            Err(cur.invalid_at(at, "length", "a plain length", format!("string encoding {e}")))
+        }
     }
 }
 
@@ -81,29 +78,22 @@ impl<'a> RdbStr<'a> {
         match read_length(cur)? {
             Length::Plain(n) => Ok(RdbStr::Raw(cur.take_len(n, "string")?)),
             Length::Special(ENC_INT8) => Ok(RdbStr::Int(i64::from(cur.u8("int8 string")? as i8))),
-            Length::Special(ENC_INT16) => Ok(RdbStr::Int(i64::from(i16::from_le_bytes(
-                cur.array("int16 string")?,
-            )))),
-            Length::Special(ENC_INT32) => Ok(RdbStr::Int(i64::from(i32::from_le_bytes(
-                cur.array("int32 string")?,
-            )))),
+            Length::Special(ENC_INT16) => {
+                Ok(RdbStr::Int(i64::from(i16::from_le_bytes(cur.array("int16 string")?))))
+            }
+            Length::Special(ENC_INT32) => {
+                Ok(RdbStr::Int(i64::from(i32::from_le_bytes(cur.array("int32 string")?))))
+            }
             Length::Special(ENC_LZF) => {
                 let clen = read_len(cur)?;
                 let len = read_len(cur)?;
                 let offset = cur.offset();
                 let compressed = cur.take_len(clen, "LZF string")?;
-                Ok(RdbStr::Lzf {
-                    compressed,
-                    len,
-                    offset,
-                })
+                Ok(RdbStr::Lzf { compressed, len, offset })
             }
-            Length::Special(e) => Err(cur.invalid_at(
-                at,
-                "string encoding",
-                "0 (int8), 1 (int16), 2 (int32) or 3 (LZF)",
-                e,
-            )),
+            Length::Special(e) => {
+                Err(cur.invalid_at(at, "string encoding", "0 (int8), 1 (int16), 2 (int32) or 3 (LZF)", e))
+            }
         }
     }
 
@@ -117,11 +107,9 @@ impl<'a> RdbStr<'a> {
         Ok(match self {
             RdbStr::Raw(b) => Bytes::Borrowed(b),
             RdbStr::Int(i) => Bytes::Int(i),
-            RdbStr::Lzf {
-                compressed,
-                len,
-                offset,
-            } => Bytes::Owned(super::lzf::decompress(compressed, len, offset)?),
+            RdbStr::Lzf { compressed, len, offset } => {
+                Bytes::Owned(super::lzf::decompress(compressed, len, offset)?)
+            }
         })
     }
 
@@ -139,14 +127,7 @@ pub fn read_decimal<T: std::str::FromStr>(cur: &mut Cursor<'_>, what: &'static s
     std::str::from_utf8(&text)
         .ok()
         .and_then(|t| t.parse().ok())
-        .ok_or_else(|| {
-            cur.invalid_at(
-                at,
-                what,
-                "a decimal integer",
-                crate::error::escape_bytes(&text),
-            )
-        })
+        .ok_or_else(|| cur.invalid_at(at, what, "a decimal integer", crate::error::escape_bytes(&text)))
 }
 
 #[cfg(test)]
@@ -173,10 +154,7 @@ mod tests {
         assert_eq!(read(&[3, b'a', 0, b'c']).unwrap(), RdbStr::Raw(b"a\0c"));
         assert_eq!(read(&[0xc0, 0xff]).unwrap(), RdbStr::Int(-1));
         assert_eq!(read(&[0xc1, 0x00, 0x80]).unwrap(), RdbStr::Int(-32768));
-        assert_eq!(
-            read(&[0xc2, 0xff, 0xff, 0xff, 0x7f]).unwrap(),
-            RdbStr::Int(i64::from(i32::MAX))
-        );
+        assert_eq!(read(&[0xc2, 0xff, 0xff, 0xff, 0x7f]).unwrap(), RdbStr::Int(i64::from(i32::MAX)));
         assert!(read(&[0xc4]).is_err());
         assert!(read(&[5, b'a']).is_err());
         let text = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -46,11 +46,7 @@ pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'_>>> {
         last_start = start;
     }
     if cur.remaining() != 1 {
-        return Err(cur.invalid(
-            "ziplist",
-            "the 0xff end as the last byte",
-            "0xff before the end",
-        ));
+        return Err(cur.invalid("ziplist", "the 0xff end as the last byte", "0xff before the end"));
     }
     if tail as usize != last_start {
         return Err(cur.invalid_at(
@@ -88,8 +84,7 @@ fn read_entry<'a>(cur: &mut Cursor<'a>) -> Result<Bytes<'a>> {
     Ok(match first >> 6 {
         0 => Bytes::Borrowed(cur.take(usize::from(first & 0x3f), "ziplist string")?),
         1 => {
-            let len =
-                usize::from(first & 0x3f) << 8 | usize::from(cur.u8("ziplist 14-bit length")?);
+            let len = usize::from(first & 0x3f) << 8 | usize::from(cur.u8("ziplist 14-bit length")?);
             Bytes::Borrowed(cur.take(len, "ziplist string")?)
         }
         2 => {
@@ -165,11 +160,7 @@ mod tests {
             &[0xf1],
             &[0xfd],
         ]);
-        let got: Vec<Vec<u8>> = decode(&blob, 0)
-            .unwrap()
-            .iter()
-            .map(Bytes::to_vec)
-            .collect();
+        let got: Vec<Vec<u8>> = decode(&blob, 0).unwrap().iter().map(Bytes::to_vec).collect();
         let want: Vec<Vec<u8>> = vec![
             b"hi".to_vec(),
             long.clone(),

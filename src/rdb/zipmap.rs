@@ -26,11 +26,7 @@ pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'_>>> {
         out.push(Bytes::Borrowed(value));
     }
     if cur.remaining() != 1 {
-        return Err(cur.invalid(
-            "zipmap",
-            "the 0xff end as the last byte",
-            "0xff before the end",
-        ));
+        return Err(cur.invalid("zipmap", "the 0xff end as the last byte", "0xff before the end"));
     }
     if declared < BIG_LEN && usize::from(declared) * 2 != out.len() {
         return Err(cur.invalid_at(

@@ -15,32 +15,20 @@ pub enum Output {
     /// Standard output.
     Stdout(BufWriter<io::Stdout>),
     /// A temporary file next to `path`, renamed over it by [`Output::finish`].
-    File {
-        writer: BufWriter<NamedTempFile>,
-        path: PathBuf,
-    },
+    File { writer: BufWriter<NamedTempFile>, path: PathBuf },
 }
 
 impl Output {
     /// Standard output for `None` or `-`, else a new file at `path` (written atomically).
     pub fn create(path: Option<&Path>) -> anyhow::Result<Output> {
         match path {
-            None => Ok(Output::Stdout(BufWriter::with_capacity(
-                BUFFER,
-                io::stdout(),
-            ))),
+            None => Ok(Output::Stdout(BufWriter::with_capacity(BUFFER, io::stdout()))),
             Some(p) if p.as_os_str() == "-" => Output::create(None),
             Some(p) => {
-                let dir = p
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 let tmp = NamedTempFile::new_in(dir)
                     .with_context(|| format!("creating a file in {}", dir.display()))?;
-                Ok(Output::File {
-                    writer: BufWriter::with_capacity(BUFFER, tmp),
-                    path: p.to_path_buf(),
-                })
+                Ok(Output::File { writer: BufWriter::with_capacity(BUFFER, tmp), path: p.to_path_buf() })
             }
         }
     }
@@ -52,8 +40,7 @@ impl Output {
             Output::File { writer, path } => {
                 let tmp = writer.into_inner().map_err(|e| e.into_error())?;
                 tmp.as_file().sync_all()?;
-                tmp.persist(&path)
-                    .with_context(|| format!("renaming output into {}", path.display()))?;
+                tmp.persist(&path).with_context(|| format!("renaming output into {}", path.display()))?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     File::open(dir)?.sync_all()?;
                 }

@@ -61,8 +61,7 @@ pub struct Args {
 /// Runs `convert`.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let filter = build_filter(&args)?;
-    let input =
-        Input::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
+    let input = Input::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
     let data = input.bytes();
     let options = JsonOptions {
         format: match args.to {
@@ -71,15 +70,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         },
         filter,
         include_meta: !args.keys_only,
-        threads: args
-            .threads
-            .unwrap_or_else(rayon::current_num_threads)
-            .max(1),
-        checksum: if args.ignore_checksum {
-            ChecksumPolicy::Warn
-        } else {
-            ChecksumPolicy::Verify
-        },
+        threads: args.threads.unwrap_or_else(rayon::current_num_threads).max(1),
+        checksum: if args.ignore_checksum { ChecksumPolicy::Warn } else { ChecksumPolicy::Verify },
     };
     let mut out = Output::create(args.output.as_deref())?;
     let bar = crate::progress::bar(data.len() as u64);
@@ -106,10 +98,9 @@ fn build_filter(args: &Args) -> anyhow::Result<Filter> {
     let expired_at_ms = match args.skip_expired.as_deref() {
         None => None,
         Some("now") => Some(now_ms()),
-        Some(ms) => Some(
-            ms.parse()
-                .with_context(|| format!("--skip-expired takes Unix milliseconds, not {ms:?}"))?,
-        ),
+        Some(ms) => {
+            Some(ms.parse().with_context(|| format!("--skip-expired takes Unix milliseconds, not {ms:?}"))?)
+        }
     };
     let key_regex = match &args.key_regex {
         Some(re) => Some(regex::bytes::Regex::new(re).context("--key-regex")?),
@@ -128,8 +119,6 @@ fn build_filter(args: &Args) -> anyhow::Result<Filter> {
 }
 
 fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
