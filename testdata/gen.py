@@ -39,6 +39,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep testdata/ free of __pycache__
 
 # 2100-01-01T00:00:00Z.  Every expiry used by the workload is an absolute time
 # after this instant so that expectations never change.
@@ -429,7 +430,10 @@ def populate(c: Client, kind: ServerKind, fn_lib: str):
     # A PLAIN quicklist node: elements above the packed threshold are stored
     # as plain nodes.  The threshold is a DEBUG knob, restored afterwards.
     c.call("DEBUG", "QUICKLIST-PACKED-THRESHOLD", 1000)
-    c.call("RPUSH", "list:plain", "before", "P" * 3000, "after", random.Random(7).randbytes(1500))
+    # (The total exceeds 8 KB so that Valkey, which has a listpack encoding for
+    # small lists, also converts this list to a quicklist before pushing.)
+    c.call("RPUSH", "list:plain", "before", "P" * 3000, "after", random.Random(7).randbytes(1500),
+           "Q" * 5000)
     c.call("DEBUG", "QUICKLIST-PACKED-THRESHOLD", DEFAULT_PACKED_THRESHOLD)
     c.call("RPUSH", "list:expire", "x", "y")
     c.call("PEXPIREAT", "list:expire", FAR_MS + 2000)
@@ -468,7 +472,7 @@ def populate(c: Client, kind: ServerKind, fn_lib: str):
     c.call("HSET", "hash:small", "f1", "v1", "f2", "2", "f3", "", "", "empty-field-name")
     c.call("HSET", "hash:binary", b"\x00\xff", b"\xfe\x00", "ключ", "значение", "n", "-42")
     c.call("HSET", "hash:large", *sum(([f"field:{i:04d}", f"value-{i}" if i % 2 else str(i)]
-                                      for i in range(300)), []))
+                                      for i in range(600)), []))  # > 512 entries
     c.call("HSET", "hash:longvalue", "a", "V" * 100, "b", "short")
     c.call("HSET", "hash:ints", "1", "100", "2", "-200", "3", "9223372036854775807")
     c.call("HSET", "hash:expire", "k", "v")
@@ -649,7 +653,7 @@ def churn(c: Client, kind: ServerKind):
     c.call("LSET", "list:ints", 0, "replaced")
     c.call("LTRIM", "list:large", 0, 1499)
     c.call("LINSERT", "list:longvalues", "BEFORE", ("L%03d" % 3) * 20, "inserted")
-    c.call("LPOP", "list:bigelem")
+    c.call("LPOP", "list:bigelem", 2)  # drops "small1" and the 20000-byte element
     c.call("RPOP", "list:plain")
     c.call("SREM", "set:large", *[f"member:{i:04d}" for i in range(0, 300, 3)])
     c.call("SADD", "set:intset16", 99)
@@ -662,7 +666,7 @@ def churn(c: Client, kind: ServerKind):
     c.call("ZREM", "zset:large", "special:negzero")
     c.call("HINCRBY", "hash:ints", "1", 5)
     c.call("HINCRBYFLOAT", "hash:ints", "f", "2.5")
-    c.call("HDEL", "hash:large", *[f"field:{i:04d}" for i in range(0, 300, 5)])
+    c.call("HDEL", "hash:large", *[f"field:{i:04d}" for i in range(0, 600, 5)])
     c.call("RENAME", "str:embstr", "str:renamed")
     c.call("COPY", "hash:small", "hash:copied")
     c.call("COPY", "zset:small", "zset:copied-to-db1", "DB", 1)
@@ -1596,6 +1600,10 @@ def main():
             print(f"[{k.name}] done: dump digest {meta['fixtures']['dump.rdb']['digest']}")
             for note in meta.get("notes", []):
                 print(f"  note: {note}")
+        if "redis7" in wanted:
+            print("[damaged] deriving damaged fixtures (make_damaged.py)")
+            import make_damaged
+            make_damaged.main()
     finally:
         if args.keep_tmp:
             print(f"temporary directories kept in {tmp_root}")
