@@ -235,9 +235,17 @@ fn write_stream(out: &mut Vec<u8>, s: &Stream<'_>) {
         write_value_bytes(out, &g.name);
         member(out, "last_id");
         write_id(out, g.last_id);
-        if let Some(n) = g.entries_read {
-            member(out, "entries_read");
-            write_int(out, n);
+        match g.entries_read {
+            Some(n) if n >= 0 => {
+                member(out, "entries_read");
+                write_int(out, n);
+            }
+            // -1: the server did not know how many entries the group had read.
+            Some(_) => {
+                member(out, "entries_read");
+                out.extend_from_slice(b"null");
+            }
+            None => {}
         }
         member(out, "pel");
         write_array(out, &g.pending, |out, p| {

@@ -1,6 +1,7 @@
 //! aoftool: exact, fast, offline readers and tools for Redis and Valkey persistence files.
 #![deny(missing_docs)]
 
+pub mod aof;
 pub mod convert;
 pub mod cursor;
 pub mod error;

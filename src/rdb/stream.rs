@@ -109,7 +109,7 @@ pub struct PendingEntry {
     /// The entry id.
     pub id: StreamId,
     /// Last delivery time, Unix ms.
-    pub delivery_time_ms: u64,
+    pub delivery_time_ms: i64,
     /// Number of deliveries.
     pub delivery_count: u64,
     /// Index in the group's consumers of the consumer that owns it, when one does.
@@ -122,9 +122,9 @@ pub struct Consumer<'a> {
     /// Consumer name.
     pub name: Bytes<'a>,
     /// Last time the consumer was seen, Unix ms.
-    pub seen_time_ms: u64,
+    pub seen_time_ms: i64,
     /// Last time the consumer read or claimed successfully (version 3 and later).
-    pub active_time_ms: Option<u64>,
+    pub active_time_ms: Option<i64>,
     /// Ids of the entries pending for this consumer.
     pub pending: Vec<StreamId>,
 }
@@ -282,11 +282,10 @@ impl<'a> NodeReader<'_, 'a> {
                     return Err(self.bad("stream entry flags", "an integer", format!("{other:?}")));
                 }
             };
-            let ms = master.ms.checked_add_signed(self.int("stream entry ms delta")?);
-            let seq = master.seq.checked_add_signed(self.int("stream entry seq delta")?);
-            let (Some(ms), Some(seq)) = (ms, seq) else {
-                return Err(self.bad("stream entry id", "an id in range", "an overflowing delta"));
-            };
+            // Deltas are stored as 64-bit integers and added with unsigned wrap-around, as the
+            // servers do: an id far above the master id has a "negative" delta.
+            let ms = master.ms.wrapping_add(self.int("stream entry ms delta")? as u64);
+            let seq = master.seq.wrapping_add(self.int("stream entry seq delta")? as u64);
             let mut fields = Vec::new();
             let elements = if flags & FLAG_SAMEFIELDS != 0 {
                 for f in &master_fields {
@@ -335,7 +334,7 @@ fn read_group<'a>(cur: &mut Cursor<'a>, version: StreamVersion) -> Result<Consum
     let mut index = HashMap::with_capacity(pending.capacity());
     for _ in 0..npending {
         let id = read_raw_id(cur)?;
-        let delivery_time_ms = cur.u64_le("pending delivery time")?;
+        let delivery_time_ms = cur.i64_le("pending delivery time")?;
         let delivery_count = read_len(cur)?;
         index.insert(id, pending.len());
         pending.push(PendingEntry { id, delivery_time_ms, delivery_count, consumer: None });
@@ -344,8 +343,8 @@ fn read_group<'a>(cur: &mut Cursor<'a>, version: StreamVersion) -> Result<Consum
     let mut consumers = Vec::with_capacity(bounded(nconsumers, cur, 10));
     for _ in 0..nconsumers {
         let name = RdbStr::read_bytes(cur)?;
-        let seen_time_ms = cur.u64_le("consumer seen time")?;
-        let active_time_ms = if version.0 >= 3 { Some(cur.u64_le("consumer active time")?) } else { None };
+        let seen_time_ms = cur.i64_le("consumer seen time")?;
+        let active_time_ms = if version.0 >= 3 { Some(cur.i64_le("consumer active time")?) } else { None };
         let n = read_len(cur)?;
         let mut ids = Vec::with_capacity(bounded(n, cur, 16));
         for _ in 0..n {

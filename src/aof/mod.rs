@@ -1,0 +1,6 @@
+//! Reading AOF files: RESP framing, annotations, multi-part manifests, and checking.
+//!
+//! Layouts follow Redis's and Valkey's `src/aof.c` (writing and loading) and
+//! `src/redis-check-aof.c` (what the official checker accepts).
+
+pub mod resp;
