@@ -7,12 +7,8 @@ use crate::filter::Filter;
 use crate::json;
 use crate::parallel::ordered_map;
 use crate::rdb::Reader;
+use crate::rdb::batch::{BATCH_BYTES, Batches};
 use crate::rdb::reader::{Record, Trailer, verify_checksum};
-
-/// Records per batch handed to a worker, at most.
-const BATCH_RECORDS: usize = 4096;
-/// Input bytes per batch, roughly.
-const BATCH_BYTES: usize = 1 << 20;
 
 /// The shape of JSON output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +112,7 @@ pub fn rdb_to_json(
     let mut trailer: Option<Trailer> = None;
     let mut keys_read = 0;
     let mut keys_written = 0;
-    let batches = Batches { reader, pending: None, progress };
+    let batches = Batches::new(reader, progress);
     ordered_map(
         options.threads,
         batches,
@@ -150,39 +146,6 @@ pub fn rdb_to_json(
 
 fn io_error(e: std::io::Error) -> Error {
     Error::new(ErrorKind::Io(e), 0)
-}
-
-/// Cuts the record walk into batches of about [`BATCH_BYTES`] of input.
-struct Batches<'a, 'p> {
-    reader: Reader<'a>,
-    /// An error met mid-batch, delivered after the records before it.
-    pending: Option<Error>,
-    progress: &'p (dyn Fn(u64) + Sync),
-}
-
-impl<'a> Iterator for Batches<'a, '_> {
-    type Item = Result<Vec<Record<'a>>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.pending.take() {
-            return Some(Err(e));
-        }
-        let start = self.reader.offset();
-        let mut batch = Vec::new();
-        while batch.len() < BATCH_RECORDS && self.reader.offset() - start < BATCH_BYTES as u64 {
-            match self.reader.next_record() {
-                Ok(Some(record)) => batch.push(record),
-                Ok(None) => break,
-                Err(e) if batch.is_empty() => return Some(Err(e)),
-                Err(e) => {
-                    self.pending = Some(e);
-                    break;
-                }
-            }
-        }
-        (self.progress)(self.reader.offset());
-        (!batch.is_empty()).then_some(Ok(batch))
-    }
 }
 
 /// One batch rendered by a worker.

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod aof;
+pub mod check;
 pub mod convert;
 pub mod cursor;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod input;
 pub mod json;
 pub mod parallel;
 pub mod rdb;
+pub mod safe_write;
 
 pub use error::{Error, ErrorKind, Result};
 pub use input::Input;

@@ -3,4 +3,6 @@
 //! Layouts follow Redis's and Valkey's `src/aof.c` (writing and loading) and
 //! `src/redis-check-aof.c` (what the official checker accepts).
 
+pub mod commands;
 pub mod resp;
+pub mod scan;

@@ -201,7 +201,7 @@ impl<'a> Parser<'a> {
             Some(&b) if b == prefix => {}
             Some(&other) => {
                 let expected = if prefix == b'*' { "'*'" } else { "'$'" };
-                return Err(self.invalid(pos, what, expected, other));
+                return Err(self.invalid(pos, what, expected, escape(&[other])));
             }
             None => return Err(self.truncated(pos, what, 1)),
         }

@@ -5,6 +5,7 @@
 //! `src/rdb.c`. Codes whose meaning depends on the vendor (types 22 and 23, opcode 243) are
 //! resolved from the magic.
 
+pub mod batch;
 pub mod crc;
 pub mod decode;
 pub mod encoding;
@@ -99,6 +100,14 @@ impl Header {
         match self.vendor {
             Vendor::Redis => "REDIS",
             Vendor::Valkey => "VALKEY",
+        }
+    }
+
+    /// The header as written: `REDIS0011`, `VALKEY080`.
+    pub fn magic_and_version(&self) -> String {
+        match self.vendor {
+            Vendor::Redis => format!("REDIS{:04}", self.version),
+            Vendor::Valkey => format!("VALKEY{:03}", self.version),
         }
     }
 

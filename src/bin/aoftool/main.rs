@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check an AOF (file, multi-part directory or manifest) or an RDB file; repair with --fix.
+    Check(cmd::check::Args),
     /// Convert an RDB file to JSON Lines or JSON.
     Convert(cmd::convert::Args),
 }
@@ -33,6 +35,7 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
         Command::Convert(args) => cmd::convert::run(args),
     };
     match result {

@@ -1,0 +1,271 @@
+//! Scanning a whole RESP body: every item framed and counted, in parallel segments whose
+//! boundaries are exact.
+//!
+//! The body is cut into segments. Each segment after the first starts parsing at the first line
+//! that looks like an item start; that guess is accepted only when the previous segment's last
+//! item ended exactly there, otherwise the segment is parsed again from the true boundary. A false
+//! start inside a value is therefore never accepted, and the result is identical for any number
+//! of threads.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::resp::{Command, Item, Parser, parse_digits};
+use crate::error::Error;
+
+/// Segments per thread, for load balance.
+const SEGMENTS_PER_THREAD: usize = 8;
+/// Smallest segment worth a task.
+const MIN_SEGMENT: usize = 1 << 20;
+
+/// An item whose position matters after the scan: transactions, db switches, timestamps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// Absolute offset of the item.
+    pub offset: u64,
+    /// Absolute offset just past the item.
+    pub end: u64,
+    /// Number of commands before this item in the body.
+    pub commands_before: u64,
+}
+
+/// Kinds of [`Event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// `MULTI`.
+    Multi,
+    /// `EXEC`.
+    Exec,
+    /// `SELECT <db>` (`None` when the argument is not a number).
+    Select(Option<u64>),
+    /// `#TS:<unix seconds>` (`None` when the number does not parse).
+    Timestamp(Option<i64>),
+}
+
+/// Counts gathered over a scanned range.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Complete commands.
+    pub commands: u64,
+    /// Annotation lines.
+    pub annotations: u64,
+    /// Commands per lowercase name.
+    pub names: FxHashMap<Vec<u8>, u64>,
+    /// Transactions, db switches and timestamps, in order.
+    pub events: Vec<Event>,
+}
+
+impl Stats {
+    fn add_command(&mut self, cmd: &Command<'_>) {
+        let name = cmd.name();
+        let mut lower = [0u8; 32];
+        let kind = if name.len() <= lower.len() {
+            let lower = &mut lower[..name.len()];
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            match self.names.get_mut(&*lower) {
+                Some(n) => *n += 1,
+                None => {
+                    self.names.insert(lower.to_vec(), 1);
+                }
+            }
+            event_kind(lower, cmd)
+        } else {
+            *self.names.entry(name.to_ascii_lowercase()).or_default() += 1;
+            None
+        };
+        if let Some(kind) = kind {
+            self.events.push(Event {
+                kind,
+                offset: cmd.offset,
+                end: cmd.end(),
+                commands_before: self.commands,
+            });
+        }
+        self.commands += 1;
+    }
+
+    fn add_annotation(&mut self, offset: u64, end: u64, text: &[u8]) {
+        self.annotations += 1;
+        if let Some(ts) = text.strip_prefix(b"TS:") {
+            let value = std::str::from_utf8(ts).ok().and_then(|t| t.trim().parse().ok());
+            let kind = EventKind::Timestamp(value);
+            self.events.push(Event { kind, offset, end, commands_before: self.commands });
+        }
+    }
+
+    /// Appends `other`, which follows `self` in the body.
+    fn append(&mut self, other: Stats) {
+        let before = self.commands;
+        self.events.extend(
+            other.events.into_iter().map(|e| Event { commands_before: e.commands_before + before, ..e }),
+        );
+        self.commands += other.commands;
+        self.annotations += other.annotations;
+        for (name, n) in other.names {
+            *self.names.entry(name).or_default() += n;
+        }
+    }
+}
+
+fn event_kind(lower_name: &[u8], cmd: &Command<'_>) -> Option<EventKind> {
+    match lower_name {
+        b"multi" => Some(EventKind::Multi),
+        b"exec" => Some(EventKind::Exec),
+        b"select" => {
+            let db = cmd.args().nth(1).and_then(parse_digits).map(|d| d as u64);
+            Some(EventKind::Select(db))
+        }
+        _ => None,
+    }
+}
+
+/// The result of scanning a range of a body.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Index where parsing started.
+    pub start: usize,
+    /// Index just past the last complete item.
+    pub end: usize,
+    /// Index just past the last complete command, when there is one.
+    pub last_command_end: Option<usize>,
+    /// What was parsed.
+    pub stats: Stats,
+    /// The first problem, at `end`.
+    pub error: Option<Error>,
+}
+
+/// Parses items from index `start` while they start before `stop`.
+pub fn scan_range(parser: &Parser<'_>, start: usize, stop: usize) -> Scan {
+    let mut scan = Scan { start, end: start, ..Scan::default() };
+    while scan.end < stop {
+        match parser.item(scan.end) {
+            Ok((Item::Command(cmd), next)) => {
+                scan.stats.add_command(&cmd);
+                scan.last_command_end = Some(next);
+                scan.end = next;
+            }
+            Ok((Item::Annotation { offset, text }, next)) => {
+                scan.stats.add_annotation(offset, parser.offset(next), text);
+                scan.end = next;
+            }
+            Err(e) => {
+                scan.error = Some(e);
+                break;
+            }
+        }
+    }
+    scan
+}
+
+/// Scans the whole body with `threads` threads; the result does not depend on `threads`.
+pub fn scan(parser: &Parser<'_>, threads: usize) -> Scan {
+    let len = parser.data().len();
+    let segment = (len / (threads.max(1) * SEGMENTS_PER_THREAD)).max(MIN_SEGMENT);
+    if threads <= 1 || len <= segment {
+        return scan_range(parser, 0, len);
+    }
+    let bounds: Vec<(usize, usize)> =
+        (0..len).step_by(segment).map(|s| (s, (s + segment).min(len))).collect();
+    let speculative: Vec<Option<Scan>> = bounds
+        .par_iter()
+        .enumerate()
+        .map(|(i, &(from, to))| {
+            let start = if i == 0 { Some(0) } else { guess_item_start(parser.data(), from, to) };
+            start.map(|s| scan_range(parser, s, to))
+        })
+        .collect();
+    stitch(parser, &bounds, speculative)
+}
+
+/// Joins segment results in order, re-parsing any segment whose guessed start was wrong.
+fn stitch(parser: &Parser<'_>, bounds: &[(usize, usize)], speculative: Vec<Option<Scan>>) -> Scan {
+    let mut whole = Scan::default();
+    for (&(_, to), guess) in bounds.iter().zip(speculative) {
+        if whole.end >= to {
+            continue; // an item of an earlier segment covered this one
+        }
+        let part = match guess {
+            Some(scan) if scan.start == whole.end => scan,
+            _ => scan_range(parser, whole.end, to),
+        };
+        whole.end = part.end;
+        whole.last_command_end = part.last_command_end.or(whole.last_command_end);
+        whole.stats.append(part.stats);
+        if part.error.is_some() {
+            whole.error = part.error;
+            break;
+        }
+    }
+    whole
+}
+
+/// The first index in `from..to` that starts a line beginning like an item (`*<digit>` or `#`).
+fn guess_item_start(data: &[u8], from: usize, to: usize) -> Option<usize> {
+    let window = &data[from.saturating_sub(1)..to];
+    memchr::memchr_iter(b'\n', window)
+        .map(|nl| from.saturating_sub(1) + nl + 1)
+        .find(|&p| p < to && matches!(data.get(p..p + 2), Some([b'*', b'1'..=b'9']) | Some([b'#', _])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body whose values are full of fake item starts.
+    fn tricky_body(commands: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        for i in 0..commands {
+            if i % 50 == 0 {
+                body.extend_from_slice(format!("#TS:{}\r\n", 1_700_000_000 + i).as_bytes());
+            }
+            let value = format!("\n*3\r\n$3\r\nSET\r\n#x\n*1\r\n{i}");
+            let cmd =
+                format!("*3\r\n$3\r\nSET\r\n$4\r\nk{:03}\r\n${}\r\n{}\r\n", i % 1000, value.len(), value);
+            body.extend_from_slice(cmd.as_bytes());
+            if i % 97 == 0 {
+                body.extend_from_slice(
+                    b"*1\r\n$5\r\nMULTI\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*1\r\n$4\r\nEXEC\r\n",
+                );
+            }
+        }
+        body
+    }
+
+    fn summary(scan: &Scan) -> (usize, u64, u64, usize, Option<u64>) {
+        let err = scan.error.as_ref().map(Error::offset);
+        (scan.end, scan.stats.commands, scan.stats.annotations, scan.stats.events.len(), err)
+    }
+
+    #[test]
+    fn parallel_scans_equal_the_sequential_scan() {
+        let body = tricky_body(60_000);
+        assert!(body.len() > 3 * MIN_SEGMENT);
+        let parser = Parser::new(&body, 0);
+        let one = scan(&parser, 1);
+        assert_eq!(one.end, body.len());
+        assert!(one.error.is_none());
+        assert_eq!(one.stats.names.get(&b"set"[..]), Some(&60_000));
+        for threads in [2, 3, 4] {
+            let many = scan(&parser, threads);
+            assert_eq!(summary(&many), summary(&one), "{threads} threads");
+            assert_eq!(many.stats.events, one.stats.events);
+        }
+    }
+
+    #[test]
+    fn the_first_error_wins_for_any_thread_count() {
+        let mut body = tricky_body(60_000);
+        let at = body.len() / 2;
+        let at = at + memchr::memmem::find(&body[at..], b"*3\r\n$3\r\nSET\r\n$4\r\nk").unwrap();
+        body[at + 1] = b'x';
+        let parser = Parser::new(&body, 100);
+        let one = scan(&parser, 1);
+        assert_eq!(one.error.as_ref().map(Error::offset), Some(100 + at as u64 + 1));
+        for threads in [2, 4] {
+            assert_eq!(summary(&scan(&parser, threads)), summary(&one));
+        }
+    }
+}

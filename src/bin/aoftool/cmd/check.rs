@@ -1,0 +1,188 @@
+//! `aoftool check PATH [--fix | --salvage | --truncate-to-timestamp T]`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use aoftool::Input;
+use aoftool::aof::resp::Parser;
+use aoftool::check::repair::{Repair, salvage, timestamp_cut};
+use aoftool::check::{FileKind, FileReport, check_file};
+use aoftool::safe_write::{self, Snapshot};
+use serde_json::json;
+
+use crate::Outcome;
+use crate::cmd::check_report::{file_json, print_file};
+
+/// Arguments of `check`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// An AOF file, an RDB file, or a multi-part AOF directory or manifest.
+    path: PathBuf,
+    /// Repair by truncating after the last complete command outside an unfinished MULTI.
+    #[arg(long)]
+    fix: bool,
+    /// Repair by dropping only damaged byte ranges and keeping every valid command after them.
+    #[arg(long, conflicts_with = "fix")]
+    salvage: bool,
+    /// Cut at the first `#TS:` annotation later than this Unix time (seconds).
+    #[arg(long, value_name = "UNIX_SECONDS", conflicts_with = "salvage")]
+    truncate_to_timestamp: Option<i64>,
+    /// Report what a repair would change; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not keep the original as `<file>.bak`.
+    #[arg(long)]
+    no_backup: bool,
+    /// Machine-readable report on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads (default: all cores). Results are identical for any value.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl Args {
+    fn repairs(&self) -> bool {
+        self.fix || self.salvage || self.truncate_to_timestamp.is_some()
+    }
+
+    fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(rayon::current_num_threads).max(1)
+    }
+}
+
+/// Runs `check`.
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    if args.dry_run && !args.repairs() {
+        bail!("--dry-run needs --fix, --salvage or --truncate-to-timestamp");
+    }
+    if args.path.is_dir() || args.path.extension().is_some_and(|e| e == "manifest") {
+        bail!("multi-part AOF directories are not supported yet");
+    }
+    check_single(&args)
+}
+
+/// How to repair.
+#[derive(Clone, Copy, Debug)]
+pub struct RepairMode {
+    /// Drop only damaged ranges instead of truncating.
+    pub salvage: bool,
+    /// Also cut at the first annotation later than this time.
+    pub until: Option<i64>,
+}
+
+impl RepairMode {
+    fn of(a: &Args) -> Option<RepairMode> {
+        a.repairs().then_some(RepairMode { salvage: a.salvage, until: a.truncate_to_timestamp })
+    }
+}
+
+fn check_single(args: &Args) -> anyhow::Result<Outcome> {
+    let path = &args.path;
+    let snapshot = Snapshot::of(path).with_context(|| format!("reading {}", path.display()))?;
+    let input = Input::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let data = input.bytes();
+    let bar = crate::progress::bar(data.len() as u64);
+    let report = check_file(data, args.threads(), &|pos| bar.set_position(pos));
+    bar.finish_and_clear();
+    let repair = match RepairMode::of(args) {
+        Some(mode) => plan_repair(data, &report, mode, args.threads())?,
+        None => None,
+    };
+    if args.json {
+        let mut out = file_json(path, &report);
+        out["repair"] = repair_json(repair.as_ref(), args.dry_run);
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_file(path, &report);
+        if let Some(r) = &repair {
+            print_repair(r, args.dry_run);
+        } else if args.repairs() && !report.is_valid() {
+            println!("  nothing to repair by truncation");
+        }
+    }
+    let Some(repair) = repair.filter(|_| !args.dry_run) else {
+        return Ok(if report.is_valid() { Outcome::Ok } else { Outcome::Problems });
+    };
+    apply(path, snapshot, data, &repair, !args.no_backup, args.json)
+}
+
+/// Decides what to keep; `Ok(None)` when the file needs no change.
+///
+/// # Errors
+/// When the damage cannot be repaired by dropping bytes (a damaged RDB part).
+pub fn plan_repair(
+    data: &[u8],
+    report: &FileReport,
+    mode: RepairMode,
+    threads: usize,
+) -> anyhow::Result<Option<Repair>> {
+    let len = data.len() as u64;
+    if let Some(problem) = report.problem.as_ref().filter(|p| p.cut.is_none()) {
+        bail!("{} cannot be repaired by dropping bytes: {}", describe(report.kind), problem.error);
+    }
+    let body_start = report.resp.as_ref().map(|r| r.start);
+    let parser = body_start.map(|s| Parser::new(&data[s as usize..], s));
+    let mut cut = report.problem.as_ref().and_then(|p| p.cut.as_ref()).map(|c| c.offset);
+    if let (Some(until), Some(parser)) = (mode.until, &parser)
+        && let Some(ts) = timestamp_cut(parser, until, threads)
+    {
+        cut = Some(cut.map_or(ts, |c| c.min(ts)));
+    }
+    if let Some(parser) = parser.as_ref().filter(|_| mode.salvage && report.problem.is_some()) {
+        return Ok(salvage(parser));
+    }
+    Ok(cut.map(|c| Repair::truncate(len, c)).filter(|r| !r.is_noop()))
+}
+
+fn describe(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Rdb => "an RDB file",
+        FileKind::Preamble => "the RDB preamble of this AOF",
+        FileKind::Resp | FileKind::Empty => "this AOF",
+    }
+}
+
+fn print_repair(repair: &Repair, dry_run: bool) {
+    let verb = if dry_run { "would drop" } else { "drops" };
+    println!("  repair {verb} {} bytes:", repair.dropped_bytes());
+    for r in &repair.dropped {
+        println!("    [{}, {}) ({} bytes)", r.start, r.end, r.end - r.start);
+    }
+}
+
+fn repair_json(repair: Option<&Repair>, dry_run: bool) -> serde_json::Value {
+    match repair {
+        None => serde_json::Value::Null,
+        Some(r) => json!({
+            "dry_run": dry_run,
+            "dropped_bytes": r.dropped_bytes(),
+            "dropped": r.dropped.iter().map(|x| json!([x.start, x.end])).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// Writes the repaired file safely and checks the result.
+pub fn apply(
+    path: &Path,
+    seen: Snapshot,
+    data: &[u8],
+    repair: &Repair,
+    backup: bool,
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
+    let backup_path = safe_write::replace(path, seen, backup, |w| repair.write_to(data, w))
+        .with_context(|| format!("writing the repaired {}", path.display()))?;
+    let repaired = Input::open(path)?;
+    let after = check_file(repaired.bytes(), 1, &|_| {});
+    if !quiet {
+        match &backup_path {
+            Some(b) => println!("  repaired {} (original kept as {})", path.display(), b.display()),
+            None => println!("  repaired {}", path.display()),
+        }
+    }
+    if let Some(p) = after.problem {
+        bail!("the repaired {} still has a problem: {}", path.display(), p.error);
+    }
+    Ok(Outcome::Ok)
+}
