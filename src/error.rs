@@ -94,6 +94,13 @@ impl Error {
         self
     }
 
+    /// Moves the error to absolute `offset`: for errors found in decompressed data, whose
+    /// positions are not offsets in the file.
+    pub fn at(mut self, offset: u64) -> Error {
+        self.inner.offset = offset;
+        self
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.inner.kind

@@ -4,5 +4,6 @@
 //! `src/redis-check-aof.c` (what the official checker accepts).
 
 pub mod commands;
+pub mod manifest;
 pub mod resp;
 pub mod scan;

@@ -10,6 +10,7 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use super::commands::{Dialect, Verdict, check as check_command};
 use super::resp::{Command, Item, Parser, parse_digits};
 use crate::error::Error;
 
@@ -44,9 +45,29 @@ pub enum EventKind {
     Timestamp(Option<i64>),
 }
 
+/// Most strict-mode findings kept with their details (all are counted).
+const MAX_STRICT_FINDINGS: usize = 20;
+
+/// A well-formed command that the chosen server's command table rejects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StrictFinding {
+    /// Absolute offset of the command.
+    pub offset: u64,
+    /// The command name (and subcommand), lossily as text.
+    pub name: String,
+    /// Why the server would reject it.
+    pub verdict: Verdict,
+}
+
 /// Counts gathered over a scanned range.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
+    /// Command table to check commands against (`--strict`), if any.
+    pub strict: Option<Dialect>,
+    /// Commands the table rejects.
+    pub strict_count: u64,
+    /// The first of them, in order.
+    pub strict_findings: Vec<StrictFinding>,
     /// Complete commands.
     pub commands: u64,
     /// Annotation lines.
@@ -58,7 +79,15 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Empty stats that check commands against `strict`'s table.
+    pub fn new(strict: Option<Dialect>) -> Stats {
+        Stats { strict, ..Stats::default() }
+    }
+
     fn add_command(&mut self, cmd: &Command<'_>) {
+        if let Some(dialect) = self.strict {
+            self.check_strict(cmd, dialect);
+        }
         let name = cmd.name();
         let mut lower = [0u8; 32];
         let kind = if name.len() <= lower.len() {
@@ -87,6 +116,23 @@ impl Stats {
         self.commands += 1;
     }
 
+    fn check_strict(&mut self, cmd: &Command<'_>, dialect: Dialect) {
+        let mut args = cmd.args();
+        let (name, second) = (args.next().unwrap_or_default(), args.next());
+        let verdict = check_command(name, second, cmd.argc, dialect);
+        if verdict == Verdict::Ok {
+            return;
+        }
+        self.strict_count += 1;
+        if self.strict_findings.len() < MAX_STRICT_FINDINGS {
+            let mut text = String::from_utf8_lossy(name).into_owned();
+            if let (Verdict::UnknownSubcommand, Some(sub)) = (verdict, second) {
+                text = format!("{text} {}", String::from_utf8_lossy(sub));
+            }
+            self.strict_findings.push(StrictFinding { offset: cmd.offset, name: text, verdict });
+        }
+    }
+
     fn add_annotation(&mut self, offset: u64, end: u64, text: &[u8]) {
         self.annotations += 1;
         if let Some(ts) = text.strip_prefix(b"TS:") {
@@ -104,6 +150,9 @@ impl Stats {
         );
         self.commands += other.commands;
         self.annotations += other.annotations;
+        self.strict_count += other.strict_count;
+        let room = MAX_STRICT_FINDINGS.saturating_sub(self.strict_findings.len());
+        self.strict_findings.extend(other.strict_findings.into_iter().take(room));
         for (name, n) in other.names {
             *self.names.entry(name).or_default() += n;
         }
@@ -139,7 +188,11 @@ pub struct Scan {
 
 /// Parses items from index `start` while they start before `stop`.
 pub fn scan_range(parser: &Parser<'_>, start: usize, stop: usize) -> Scan {
-    let mut scan = Scan { start, end: start, ..Scan::default() };
+    scan_range_with(parser, start, stop, None)
+}
+
+fn scan_range_with(parser: &Parser<'_>, start: usize, stop: usize, strict: Option<Dialect>) -> Scan {
+    let mut scan = Scan { start, end: start, stats: Stats::new(strict), ..Scan::default() };
     while scan.end < stop {
         match parser.item(scan.end) {
             Ok((Item::Command(cmd), next)) => {
@@ -161,11 +214,12 @@ pub fn scan_range(parser: &Parser<'_>, start: usize, stop: usize) -> Scan {
 }
 
 /// Scans the whole body with `threads` threads; the result does not depend on `threads`.
-pub fn scan(parser: &Parser<'_>, threads: usize) -> Scan {
+/// With `strict`, commands are also checked against that server's command table.
+pub fn scan(parser: &Parser<'_>, threads: usize, strict: Option<Dialect>) -> Scan {
     let len = parser.data().len();
     let segment = (len / (threads.max(1) * SEGMENTS_PER_THREAD)).max(MIN_SEGMENT);
     if threads <= 1 || len <= segment {
-        return scan_range(parser, 0, len);
+        return scan_range_with(parser, 0, len, strict);
     }
     let bounds: Vec<(usize, usize)> =
         (0..len).step_by(segment).map(|s| (s, (s + segment).min(len))).collect();
@@ -174,22 +228,27 @@ pub fn scan(parser: &Parser<'_>, threads: usize) -> Scan {
         .enumerate()
         .map(|(i, &(from, to))| {
             let start = if i == 0 { Some(0) } else { guess_item_start(parser.data(), from, to) };
-            start.map(|s| scan_range(parser, s, to))
+            start.map(|s| scan_range_with(parser, s, to, strict))
         })
         .collect();
-    stitch(parser, &bounds, speculative)
+    stitch(parser, &bounds, speculative, strict)
 }
 
 /// Joins segment results in order, re-parsing any segment whose guessed start was wrong.
-fn stitch(parser: &Parser<'_>, bounds: &[(usize, usize)], speculative: Vec<Option<Scan>>) -> Scan {
-    let mut whole = Scan::default();
+fn stitch(
+    parser: &Parser<'_>,
+    bounds: &[(usize, usize)],
+    speculative: Vec<Option<Scan>>,
+    strict: Option<Dialect>,
+) -> Scan {
+    let mut whole = Scan { stats: Stats::new(strict), ..Scan::default() };
     for (&(_, to), guess) in bounds.iter().zip(speculative) {
         if whole.end >= to {
             continue; // an item of an earlier segment covered this one
         }
         let part = match guess {
             Some(scan) if scan.start == whole.end => scan,
-            _ => scan_range(parser, whole.end, to),
+            _ => scan_range_with(parser, whole.end, to, strict),
         };
         whole.end = part.end;
         whole.last_command_end = part.last_command_end.or(whole.last_command_end);
@@ -244,15 +303,29 @@ mod tests {
         let body = tricky_body(60_000);
         assert!(body.len() > 3 * MIN_SEGMENT);
         let parser = Parser::new(&body, 0);
-        let one = scan(&parser, 1);
+        let one = scan(&parser, 1, None);
         assert_eq!(one.end, body.len());
         assert!(one.error.is_none());
         assert_eq!(one.stats.names.get(&b"set"[..]), Some(&60_000));
         for threads in [2, 3, 4] {
-            let many = scan(&parser, threads);
+            let many = scan(&parser, threads, None);
             assert_eq!(summary(&many), summary(&one), "{threads} threads");
             assert_eq!(many.stats.events, one.stats.events);
         }
+    }
+
+    #[test]
+    fn strict_mode_flags_commands_the_servers_reject() {
+        let mut body = tricky_body(30_000);
+        body.extend_from_slice(b"*2\r\n$3\r\nSET\r\n$1\r\nk\r\n*1\r\n$6\r\nFOOBAR\r\n");
+        let parser = Parser::new(&body, 0);
+        assert_eq!(scan(&parser, 2, None).stats.strict_count, 0);
+        let one = scan(&parser, 1, Some(Dialect::Redis7));
+        assert_eq!(one.stats.strict_count, 2);
+        assert_eq!(one.stats.strict_findings[1].name, "FOOBAR");
+        assert_eq!(one.stats.strict_findings[1].verdict, Verdict::UnknownCommand);
+        let two = scan(&parser, 2, Some(Dialect::Redis7));
+        assert_eq!(two.stats.strict_findings, one.stats.strict_findings);
     }
 
     #[test]
@@ -262,10 +335,10 @@ mod tests {
         let at = at + memchr::memmem::find(&body[at..], b"*3\r\n$3\r\nSET\r\n$4\r\nk").unwrap();
         body[at + 1] = b'x';
         let parser = Parser::new(&body, 100);
-        let one = scan(&parser, 1);
+        let one = scan(&parser, 1, None);
         assert_eq!(one.error.as_ref().map(Error::offset), Some(100 + at as u64 + 1));
         for threads in [2, 4] {
-            assert_eq!(summary(&scan(&parser, threads)), summary(&one));
+            assert_eq!(summary(&scan(&parser, threads, None)), summary(&one));
         }
     }
 }

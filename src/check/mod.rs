@@ -3,10 +3,12 @@
 //! Works on RDB files, AOF files (RESP, or an RDB preamble followed by RESP) and multi-part AOF
 //! directories. What is found is data (a report), not an error: errors are for I/O.
 
+pub mod multipart;
 pub mod rdb;
 pub mod repair;
 pub mod resp;
 
+use crate::aof::commands::Dialect;
 use crate::aof::resp::Parser;
 use crate::error::Error;
 pub use rdb::{RdbReport, check_rdb};
@@ -43,9 +45,10 @@ pub struct FileReport {
 }
 
 impl FileReport {
-    /// True when no problem was found.
+    /// True when no problem was found (and, with `--strict`, every command is one the server
+    /// accepts).
     pub fn is_valid(&self) -> bool {
-        self.problem.is_none()
+        self.problem.is_none() && self.resp.as_ref().is_none_or(|r| r.strict_count == 0)
     }
 }
 
@@ -56,7 +59,14 @@ pub fn is_rdb(data: &[u8]) -> bool {
 
 /// Checks one file's bytes. RDB data followed by RESP is an AOF with a preamble; RDB data
 /// followed by anything else is an RDB file with trailing bytes.
-pub fn check_file(data: &[u8], threads: usize, progress: &(dyn Fn(u64) + Sync)) -> FileReport {
+///
+/// With `strict`, RESP commands are also checked against that server's command table.
+pub fn check_file(
+    data: &[u8],
+    threads: usize,
+    strict: Option<Dialect>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> FileReport {
     let len = data.len() as u64;
     let mut report =
         FileReport { len, kind: FileKind::Resp, rdb: None, resp: None, trailing_bytes: 0, problem: None };
@@ -88,7 +98,7 @@ pub fn check_file(data: &[u8], threads: usize, progress: &(dyn Fn(u64) + Sync)) 
         report.kind = FileKind::Preamble;
     }
     let parser = Parser::new(&data[resp_start..], resp_start as u64);
-    let (resp, problem) = check_resp(&parser, len, threads);
+    let (resp, problem) = check_resp(&parser, len, threads, strict);
     progress(len);
     report.resp = Some(resp);
     report.problem = problem;

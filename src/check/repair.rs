@@ -92,7 +92,7 @@ pub fn salvage(parser: &Parser<'_>) -> Option<Repair> {
 /// The offset of the first `#TS:` annotation later than `unix_s` in the body, if any: cutting
 /// there keeps everything written up to that time.
 pub fn timestamp_cut(parser: &Parser<'_>, unix_s: i64, threads: usize) -> Option<u64> {
-    let scan = crate::aof::scan::scan(parser, threads);
+    let scan = crate::aof::scan::scan(parser, threads, None);
     scan.stats
         .events
         .iter()

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::aof::commands::Dialect;
 use crate::aof::resp::Parser;
-use crate::aof::scan::{Event, EventKind, Scan, scan};
+use crate::aof::scan::{Event, EventKind, Scan, StrictFinding, scan};
 use crate::error::{Error, ErrorKind};
 
 /// What a RESP body holds.
@@ -23,6 +24,10 @@ pub struct RespReport {
     pub multi_blocks: u64,
     /// Smallest and largest `#TS:` value.
     pub timestamps: Option<(i64, i64)>,
+    /// With `--strict`: commands the server's command table rejects.
+    pub strict_count: u64,
+    /// The first of them.
+    pub strict_findings: Vec<StrictFinding>,
 }
 
 /// A problem in a file, and how truncation would repair it.
@@ -52,8 +57,13 @@ pub struct Cut {
 }
 
 /// Scans a RESP body and reports on it.
-pub fn check_resp(parser: &Parser<'_>, file_len: u64, threads: usize) -> (RespReport, Option<Problem>) {
-    let mut scan = scan(parser, threads);
+pub fn check_resp(
+    parser: &Parser<'_>,
+    file_len: u64,
+    threads: usize,
+    strict: Option<Dialect>,
+) -> (RespReport, Option<Problem>) {
+    let mut scan = scan(parser, threads, strict);
     let report = summarise(parser, &scan);
     let error = scan.error.take();
     let problem = find_problem(parser, &scan, error, file_len);
@@ -69,6 +79,8 @@ fn summarise(parser: &Parser<'_>, scan: &Scan) -> RespReport {
         commands: scan.stats.commands,
         annotations: scan.stats.annotations,
         names,
+        strict_count: scan.stats.strict_count,
+        strict_findings: scan.stats.strict_findings.clone(),
         ..RespReport::default()
     };
     for event in &scan.stats.events {

@@ -189,7 +189,9 @@ fn read_blob<'a>(cur: &mut Cursor<'a>, decode_blob: &BlobDecoder) -> Result<Vec<
         }
         lzf @ RdbStr::Lzf { offset, .. } => {
             let owned = lzf.decode()?.to_vec();
-            Ok(decode_blob(&owned, offset)?.into_iter().map(Bytes::into_owned).collect())
+            // Positions inside decompressed bytes are not file offsets: report the LZF string.
+            let flat = decode_blob(&owned, offset).map_err(|e| e.at(offset))?;
+            Ok(flat.into_iter().map(Bytes::into_owned).collect())
         }
     }
 }

@@ -187,7 +187,8 @@ fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result
         lzf @ RdbStr::Lzf { offset, .. } => {
             let blob = lzf.decode()?.to_vec();
             let mut entries = Vec::new();
-            read_node_entries(&blob, offset, master, &mut entries)?;
+            // Positions inside decompressed bytes are not file offsets: report the LZF string.
+            read_node_entries(&blob, offset, master, &mut entries).map_err(|e| e.at(offset))?;
             out.extend(entries.into_iter().map(|e| -> StreamEntry<'a> { e.into_owned() }));
             Ok(())
         }

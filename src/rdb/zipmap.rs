@@ -1,6 +1,6 @@
 //! Zipmap blobs (`src/zipmap.c`): small hashes in RDB files from Redis 2.x.
 //!
-//! Layout: 1-byte count (254 or more = unknown), then per pair a key length, the key, a value
+//! Layout: 1-byte count (254 = unknown), then per pair a key length, the key, a value
 //! length, one "free" byte, the value and that many padding bytes; `0xFF` ends the map. Lengths
 //! are one byte below 254, else `0xFE` and 4 bytes little-endian.
 
@@ -28,7 +28,16 @@ pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'_>>> {
     if cur.remaining() != 1 {
         return Err(cur.invalid("zipmap", "the 0xff end as the last byte", "0xff before the end"));
     }
-    if declared < BIG_LEN && usize::from(declared) * 2 != out.len() {
+    if out.is_empty() {
+        return Err(cur.invalid_at(
+            base,
+            "zipmap",
+            "at least one pair (servers reject empty zipmaps)",
+            "none",
+        ));
+    }
+    // 254 means "count unknown"; any other value must be the count (servers never write 255).
+    if declared != BIG_LEN && usize::from(declared) * 2 != out.len() {
         return Err(cur.invalid_at(
             base,
             "zipmap count",
@@ -76,6 +85,9 @@ mod tests {
         let mut unknown_count = blob.clone();
         unknown_count[0] = 254;
         assert_eq!(decode(&unknown_count, 0).unwrap().len(), 4);
+        unknown_count[0] = 255;
+        assert!(decode(&unknown_count, 0).is_err(), "255 is not a count servers accept");
+        assert!(decode(&[0, END], 0).is_err(), "empty zipmaps are rejected");
         assert!(decode(&blob[..blob.len() - 1], 0).is_err());
     }
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use aoftool::Input;
+use aoftool::aof::commands::Dialect;
 use aoftool::aof::resp::Parser;
 use aoftool::check::repair::{Repair, salvage, timestamp_cut};
 use aoftool::check::{FileKind, FileReport, check_file};
@@ -12,6 +13,27 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::cmd::check_report::{file_json, print_file};
+
+/// Command tables for `--strict`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum StrictServer {
+    /// Redis 7.0.
+    Redis7,
+    /// Valkey 9.1.
+    Valkey9,
+    /// Either.
+    Any,
+}
+
+impl StrictServer {
+    fn dialect(self) -> Dialect {
+        match self {
+            StrictServer::Redis7 => Dialect::Redis7,
+            StrictServer::Valkey9 => Dialect::Valkey9,
+            StrictServer::Any => Dialect::Any,
+        }
+    }
+}
 
 /// Arguments of `check`.
 #[derive(clap::Args)]
@@ -33,6 +55,15 @@ pub struct Args {
     /// Do not keep the original as `<file>.bak`.
     #[arg(long)]
     no_backup: bool,
+    /// In a multi-part AOF, also repair a file that is not the last one, removing the later incr
+    /// files from the manifest (they stay on disk).
+    #[arg(long)]
+    force: bool,
+    /// Also flag well-formed commands that the server would reject (unknown command or
+    /// subcommand, wrong number of arguments), by the command table of `redis7`, `valkey9`, or
+    /// `any` (accepted by either).
+    #[arg(long, value_name = "SERVER", num_args = 0..=1, default_missing_value = "any")]
+    strict: Option<StrictServer>,
     /// Machine-readable report on standard output.
     #[arg(long)]
     json: bool,
@@ -57,9 +88,41 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         bail!("--dry-run needs --fix, --salvage or --truncate-to-timestamp");
     }
     if args.path.is_dir() || args.path.extension().is_some_and(|e| e == "manifest") {
-        bail!("multi-part AOF directories are not supported yet");
+        return crate::cmd::check_multipart::run(&args.path, &Settings::from(&args));
     }
     check_single(&args)
+}
+
+/// The options shared by single-file and multi-part checks.
+pub struct Settings {
+    /// Repair requested, if any.
+    pub repair: Option<RepairMode>,
+    /// Report only.
+    pub dry_run: bool,
+    /// Keep backups of replaced files.
+    pub backup: bool,
+    /// Repair files that are not the last of a multi-part AOF.
+    pub force: bool,
+    /// JSON output.
+    pub json: bool,
+    /// Worker threads.
+    pub threads: usize,
+    /// Command table for `--strict`.
+    pub strict: Option<Dialect>,
+}
+
+impl From<&Args> for Settings {
+    fn from(a: &Args) -> Settings {
+        Settings {
+            repair: RepairMode::of(a),
+            dry_run: a.dry_run,
+            backup: !a.no_backup,
+            force: a.force,
+            json: a.json,
+            threads: a.threads(),
+            strict: a.strict.map(StrictServer::dialect),
+        }
+    }
 }
 
 /// How to repair.
@@ -83,7 +146,9 @@ fn check_single(args: &Args) -> anyhow::Result<Outcome> {
     let input = Input::open(path).with_context(|| format!("opening {}", path.display()))?;
     let data = input.bytes();
     let bar = crate::progress::bar(data.len() as u64);
-    let report = check_file(data, args.threads(), &|pos| bar.set_position(pos));
+    let report = check_file(data, args.threads(), args.strict.map(StrictServer::dialect), &|pos| {
+        bar.set_position(pos)
+    });
     bar.finish_and_clear();
     let repair = match RepairMode::of(args) {
         Some(mode) => plan_repair(data, &report, mode, args.threads())?,
@@ -174,7 +239,7 @@ pub fn apply(
     let backup_path = safe_write::replace(path, seen, backup, |w| repair.write_to(data, w))
         .with_context(|| format!("writing the repaired {}", path.display()))?;
     let repaired = Input::open(path)?;
-    let after = check_file(repaired.bytes(), 1, &|_| {});
+    let after = check_file(repaired.bytes(), 1, None, &|_| {});
     if !quiet {
         match &backup_path {
             Some(b) => println!("  repaired {} (original kept as {})", path.display(), b.display()),

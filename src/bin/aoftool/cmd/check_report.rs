@@ -18,8 +18,15 @@ pub fn print_file(path: &Path, report: &FileReport) {
     if let Some(resp) = &report.resp {
         print_resp(resp);
     }
+    if let Some(resp) = report.resp.as_ref().filter(|r| r.strict_count > 0) {
+        println!("  STRICT: {} commands the server would reject, first:", resp.strict_count);
+        for f in &resp.strict_findings {
+            println!("    offset {}: {} ({:?})", f.offset, f.name, f.verdict);
+        }
+    }
     match &report.problem {
-        None => println!("  valid"),
+        None if report.is_valid() => println!("  valid"),
+        None => {}
         Some(p) => print_problem(p),
     }
 }
@@ -151,6 +158,10 @@ fn resp_json(resp: &RespReport) -> Value {
         "dbs": resp.dbs,
         "multi_blocks": resp.multi_blocks,
         "timestamps": resp.timestamps.map(|(a, b)| json!([a, b])),
+        "strict_count": resp.strict_count,
+        "strict_findings": resp.strict_findings.iter().map(|f| json!({
+            "offset": f.offset, "name": f.name, "verdict": format!("{:?}", f.verdict),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod check_multipart;
 pub mod check_report;
 pub mod convert;
