@@ -7,7 +7,7 @@ use crate::filter::Filter;
 use crate::json;
 use crate::parallel::ordered_map;
 use crate::rdb::Reader;
-use crate::rdb::batch::{BATCH_BYTES, Batches};
+use crate::rdb::batch::Batches;
 use crate::rdb::reader::{Record, Trailer, verify_checksum};
 
 /// The shape of JSON output.
@@ -164,7 +164,7 @@ fn begin_record(out: &mut Vec<u8>, format: JsonFormat) {
 
 fn render_batch(batch: &[Record<'_>], options: &JsonOptions) -> Result<Rendered> {
     let mut r =
-        Rendered { bytes: Vec::with_capacity(BATCH_BYTES * 2), keys_read: 0, keys_written: 0, trailer: None };
+        Rendered { bytes: Vec::with_capacity(batch.len() * 96), keys_read: 0, keys_written: 0, trailer: None };
     for record in batch {
         let start = r.bytes.len();
         begin_record(&mut r.bytes, options.format);

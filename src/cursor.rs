@@ -15,51 +15,61 @@ pub struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `data`, which begins at absolute offset `base`.
+    #[inline]
     pub fn new(data: &'a [u8], base: u64) -> Cursor<'a> {
         Cursor { data, pos: 0, base }
     }
 
     /// Absolute offset of the next byte.
+    #[inline]
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }
 
     /// Position relative to the start of the slice.
+    #[inline]
     pub fn pos(&self) -> usize {
         self.pos
     }
 
     /// Bytes not yet read.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
 
     /// True when every byte has been read.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.pos == self.data.len()
     }
 
     /// The unread bytes.
+    #[inline]
     pub fn rest(&self) -> &'a [u8] {
         &self.data[self.pos..]
     }
 
     /// The bytes from relative position `start` up to the current position.
+    #[inline]
     pub fn since(&self, start: usize) -> &'a [u8] {
         &self.data[start.min(self.pos)..self.pos]
     }
 
     /// The whole underlying slice.
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
 
     /// An error of `kind` at the current offset.
+    #[cold]
     pub fn error(&self, kind: ErrorKind) -> Error {
         Error::new(kind, self.offset())
     }
 
     /// An [`ErrorKind::Invalid`] error at absolute offset `offset`.
+    #[cold]
     pub fn invalid_at(
         &self,
         offset: u64,
@@ -71,15 +81,19 @@ impl<'a> Cursor<'a> {
     }
 
     /// An [`ErrorKind::Invalid`] error at the current offset.
+    #[cold]
     pub fn invalid(&self, what: &'static str, expected: &'static str, found: impl ToString) -> Error {
         self.invalid_at(self.offset(), what, expected, found)
     }
 
+    #[cold]
+    #[inline(never)]
     fn truncated(&self, what: &'static str, needed: u64) -> Error {
         self.error(ErrorKind::Truncated { what, needed, available: self.remaining() as u64 })
     }
 
     /// Reads `n` bytes.
+    #[inline]
     pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.truncated(what, n as u64));
@@ -91,6 +105,7 @@ impl<'a> Cursor<'a> {
 
     /// Reads a length taken from the file: fails before allocating or overflowing when fewer
     /// than `n` bytes remain.
+    #[inline]
     pub fn take_len(&mut self, n: u64, what: &'static str) -> Result<&'a [u8]> {
         match usize::try_from(n) {
             Ok(n) if n <= self.remaining() => self.take(n, what),
@@ -99,11 +114,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips `n` bytes.
+    #[inline]
     pub fn skip(&mut self, n: u64, what: &'static str) -> Result<()> {
         self.take_len(n, what).map(|_| ())
     }
 
     /// Reads a fixed-size array.
+    #[inline]
     pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
         let bytes = self.take(N, what)?;
         let mut out = [0u8; N];
@@ -112,46 +129,55 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte, without consuming it.
+    #[inline]
     pub fn peek(&self) -> Option<u8> {
         self.data.get(self.pos).copied()
     }
 
     /// Reads one byte.
+    #[inline]
     pub fn u8(&mut self, what: &'static str) -> Result<u8> {
         Ok(self.array::<1>(what)?[0])
     }
 
     /// Reads a little-endian u16.
+    #[inline]
     pub fn u16_le(&mut self, what: &'static str) -> Result<u16> {
         self.array(what).map(u16::from_le_bytes)
     }
 
     /// Reads a little-endian u32.
+    #[inline]
     pub fn u32_le(&mut self, what: &'static str) -> Result<u32> {
         self.array(what).map(u32::from_le_bytes)
     }
 
     /// Reads a big-endian u32.
+    #[inline]
     pub fn u32_be(&mut self, what: &'static str) -> Result<u32> {
         self.array(what).map(u32::from_be_bytes)
     }
 
     /// Reads a little-endian u64.
+    #[inline]
     pub fn u64_le(&mut self, what: &'static str) -> Result<u64> {
         self.array(what).map(u64::from_le_bytes)
     }
 
     /// Reads a big-endian u64.
+    #[inline]
     pub fn u64_be(&mut self, what: &'static str) -> Result<u64> {
         self.array(what).map(u64::from_be_bytes)
     }
 
     /// Reads a little-endian i64.
+    #[inline]
     pub fn i64_le(&mut self, what: &'static str) -> Result<i64> {
         self.array(what).map(i64::from_le_bytes)
     }
 
     /// Reads a little-endian IEEE-754 double.
+    #[inline]
     pub fn f64_le(&mut self, what: &'static str) -> Result<f64> {
         self.array(what).map(f64::from_le_bytes)
     }

@@ -14,45 +14,80 @@ use crate::rdb::{Header, RdbStr};
 
 /// Appends `bytes` as a JSON string, or as `{"base64": …}` when they are not UTF-8.
 pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => write_str(out, text),
-        Err(_) => {
-            out.extend_from_slice(b"{\"base64\":\"");
-            let start = out.len();
-            out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-            let written = base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut out[start..]);
-            // The buffer was sized for padded output, so encoding always fits.
-            out.truncate(start + written.unwrap_or(0));
-            out.extend_from_slice(b"\"}");
+    let start = out.len();
+    out.push(b'"');
+    let mut pos = 0;
+    let mut utf8_checked = false;
+    loop {
+        let special = pos + find_special(&bytes[pos..], !utf8_checked);
+        out.extend_from_slice(&bytes[pos..special]);
+        let Some(&b) = bytes.get(special) else { break };
+        if b >= 0x80 {
+            // The first non-ASCII byte: the rest must be UTF-8, or the string goes as base64.
+            if std::str::from_utf8(&bytes[special..]).is_err() {
+                out.truncate(start);
+                return write_base64(out, bytes);
+            }
+            utf8_checked = true;
+            pos = special;
+            continue;
         }
+        write_escape(out, b);
+        pos = special + 1;
     }
+    out.push(b'"');
+}
+
+fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(b"{\"base64\":\"");
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    let written = base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut out[start..]);
+    // The buffer was sized for padded output, so encoding always fits.
+    out.truncate(start + written.unwrap_or(0));
+    out.extend_from_slice(b"\"}");
 }
 
 /// Appends a JSON string literal.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut plain_from = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[plain_from..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(escape);
-        }
-        plain_from = i + 1;
+    write_bytes(out, text.as_bytes());
+}
+
+fn write_escape(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
     }
-    out.extend_from_slice(&bytes[plain_from..]);
-    out.push(b'"');
+}
+
+/// Index of the first byte that JSON needs escaped (a control character, `"` or `\`), or, with
+/// `non_ascii`, that is not ASCII; the length when there is none. Eight bytes at a time.
+fn find_special(bytes: &[u8], non_ascii: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Flags (in each byte's high bit) bytes equal to `n`; the lowest flag is always exact.
+    let eq = |x: u64, n: u8| {
+        let y = x ^ (ONES * u64::from(n));
+        y.wrapping_sub(ONES) & !y
+    };
+    let ascii_mask = if non_ascii { HIGH } else { 0 };
+    let mut chunks = bytes.chunks_exact(8);
+    for (n, chunk) in chunks.by_ref().enumerate() {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let control = x.wrapping_sub(ONES * 0x20) & !x;
+        let flags = (control | eq(x, b'"') | eq(x, b'\\')) & HIGH & !(x & HIGH) | (x & ascii_mask);
+        if flags != 0 {
+            return n * 8 + (flags.trailing_zeros() / 8) as usize;
+        }
+    }
+    let tail_start = bytes.len() - chunks.remainder().len();
+    let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || (non_ascii && b >= 0x80);
+    chunks.remainder().iter().position(|&b| special(b)).map_or(bytes.len(), |i| tail_start + i)
 }
 
 fn write_value_bytes(out: &mut Vec<u8>, b: &Bytes<'_>) {
@@ -108,11 +143,11 @@ fn write_array<T>(
     out.push(b']');
 }
 
-/// Writes `,"name":` before a member that is not an object's first.
-fn member(out: &mut Vec<u8>, name: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
+/// Writes `,"name":` before a member that is not an object's first (one copy of a constant).
+macro_rules! member {
+    ($out:expr, $name:literal) => {
+        $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes())
+    };
 }
 
 fn write_rdb_str(out: &mut Vec<u8>, s: RdbStr<'_>) -> Result<()> {
@@ -124,39 +159,42 @@ fn write_rdb_str(out: &mut Vec<u8>, s: RdbStr<'_>) -> Result<()> {
 pub fn write_key(out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: &Bytes<'_>, value: &Value<'_>) {
     out.extend_from_slice(b"{\"db\":");
     write_int(out, entry.db);
-    member(out, "key");
+    member!(out, "key");
     key.with_bytes(|k| write_bytes(out, k));
-    member(out, "type");
-    write_str(out, entry.kind().name());
-    member(out, "encoding");
-    write_str(out, entry.encoding.name());
+    // Type and encoding names are plain ASCII: no escaping needed.
+    member!(out, "type");
+    out.push(b'"');
+    out.extend_from_slice(entry.kind().name().as_bytes());
+    out.extend_from_slice(b"\",\"encoding\":\"");
+    out.extend_from_slice(entry.encoding.name().as_bytes());
+    out.push(b'"');
     if let Some(ms) = entry.expire_ms {
-        member(out, "expire_ms");
+        member!(out, "expire_ms");
         write_int(out, ms);
     }
     if let Some(idle) = entry.idle_s {
-        member(out, "idle_s");
+        member!(out, "idle_s");
         write_int(out, idle);
     }
     if let Some(freq) = entry.freq {
-        member(out, "freq");
+        member!(out, "freq");
         write_int(out, freq);
     }
     if !entry.key_meta.is_empty() {
-        member(out, "key_meta");
+        member!(out, "key_meta");
         write_array(out, &entry.key_meta, |out, class| {
             out.extend_from_slice(b"{\"class\":");
             write_str(out, &class.name());
-            member(out, "version");
+            member!(out, "version");
             write_int(out, class.version());
-            member(out, "flags");
+            member!(out, "flags");
             write_int(out, class.flags());
-            member(out, "payload");
+            member!(out, "payload");
             write_bytes(out, class.payload);
             out.push(b'}');
         });
     }
-    member(out, "value");
+    member!(out, "value");
     write_value(out, value);
     out.push(b'}');
 }
@@ -177,9 +215,9 @@ fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
         Value::Module(m) => {
             out.extend_from_slice(b"{\"module\":");
             write_str(out, &m.name());
-            member(out, "encver");
+            member!(out, "encver");
             write_int(out, m.encver());
-            member(out, "payload");
+            member!(out, "payload");
             write_bytes(out, m.payload);
             out.push(b'}');
         }
@@ -201,25 +239,25 @@ fn write_hash_field(out: &mut Vec<u8>, f: &HashField<'_>) {
 fn write_stream(out: &mut Vec<u8>, s: &Stream<'_>) {
     out.extend_from_slice(b"{\"length\":");
     write_int(out, s.length);
-    member(out, "last_id");
+    member!(out, "last_id");
     write_id(out, s.last_id);
     if let Some(id) = s.first_id {
-        member(out, "first_id");
+        member!(out, "first_id");
         write_id(out, id);
     }
     if let Some(id) = s.max_deleted_id {
-        member(out, "max_deleted_id");
+        member!(out, "max_deleted_id");
         write_id(out, id);
     }
     if let Some(n) = s.entries_added {
-        member(out, "entries_added");
+        member!(out, "entries_added");
         write_int(out, n);
     }
-    member(out, "entries");
+    member!(out, "entries");
     write_array(out, &s.entries, |out, e| {
         out.extend_from_slice(b"{\"id\":");
         write_id(out, e.id);
-        member(out, "fields");
+        member!(out, "fields");
         write_array(out, &e.fields, |out, (f, v)| {
             out.push(b'[');
             write_value_bytes(out, f);
@@ -229,61 +267,61 @@ fn write_stream(out: &mut Vec<u8>, s: &Stream<'_>) {
         });
         out.push(b'}');
     });
-    member(out, "groups");
+    member!(out, "groups");
     write_array(out, &s.groups, |out, g| {
         out.extend_from_slice(b"{\"name\":");
         write_value_bytes(out, &g.name);
-        member(out, "last_id");
+        member!(out, "last_id");
         write_id(out, g.last_id);
         match g.entries_read {
             Some(n) if n >= 0 => {
-                member(out, "entries_read");
+                member!(out, "entries_read");
                 write_int(out, n);
             }
             // -1: the server did not know how many entries the group had read.
             Some(_) => {
-                member(out, "entries_read");
+                member!(out, "entries_read");
                 out.extend_from_slice(b"null");
             }
             None => {}
         }
-        member(out, "pel");
+        member!(out, "pel");
         write_array(out, &g.pending, |out, p| {
             out.extend_from_slice(b"{\"id\":");
             write_id(out, p.id);
-            member(out, "consumer");
+            member!(out, "consumer");
             match p.consumer.and_then(|c| g.consumers.get(c)) {
                 Some(c) => write_value_bytes(out, &c.name),
                 None => out.extend_from_slice(b"null"),
             }
-            member(out, "delivery_time_ms");
+            member!(out, "delivery_time_ms");
             write_int(out, p.delivery_time_ms);
-            member(out, "delivery_count");
+            member!(out, "delivery_count");
             write_int(out, p.delivery_count);
             out.push(b'}');
         });
-        member(out, "consumers");
+        member!(out, "consumers");
         write_array(out, &g.consumers, |out, c| {
             out.extend_from_slice(b"{\"name\":");
             write_value_bytes(out, &c.name);
-            member(out, "seen_time_ms");
+            member!(out, "seen_time_ms");
             write_int(out, c.seen_time_ms);
             if let Some(t) = c.active_time_ms {
-                member(out, "active_time_ms");
+                member!(out, "active_time_ms");
                 write_int(out, t);
             }
-            member(out, "pel");
+            member!(out, "pel");
             write_array(out, &c.pending, |out, id| write_id(out, *id));
             out.push(b'}');
         });
         if let Some(nacked) = &g.nacked {
-            member(out, "nacked");
+            member!(out, "nacked");
             write_array(out, nacked, |out, id| write_id(out, *id));
         }
         out.push(b'}');
     });
     if let Some(idmp) = &s.idmp {
-        member(out, "idmp");
+        member!(out, "idmp");
         write_idmp(out, idmp);
     }
     out.push(b'}');
@@ -292,13 +330,13 @@ fn write_stream(out: &mut Vec<u8>, s: &Stream<'_>) {
 fn write_idmp(out: &mut Vec<u8>, idmp: &Idmp<'_>) {
     out.extend_from_slice(b"{\"duration_s\":");
     write_int(out, idmp.duration_s);
-    member(out, "max_entries");
+    member!(out, "max_entries");
     write_int(out, idmp.max_entries);
-    member(out, "producers");
+    member!(out, "producers");
     write_array(out, &idmp.producers, |out, p| {
         out.extend_from_slice(b"{\"pid\":");
         write_value_bytes(out, &p.pid);
-        member(out, "entries");
+        member!(out, "entries");
         write_array(out, &p.entries, |out, (iid, id)| {
             out.push(b'[');
             write_value_bytes(out, iid);
@@ -308,9 +346,9 @@ fn write_idmp(out: &mut Vec<u8>, idmp: &Idmp<'_>) {
         });
         out.push(b'}');
     });
-    member(out, "iids_added");
+    member!(out, "iids_added");
     write_int(out, idmp.iids_added);
-    member(out, "iids_duplicates");
+    member!(out, "iids_duplicates");
     write_int(out, idmp.iids_duplicates);
     out.push(b'}');
 }
@@ -401,6 +439,40 @@ mod tests {
         let parsed: serde_json::Value =
             serde_json::from_str(&render(|o| write_bytes(o, b"\x00\x1f"))).unwrap();
         assert_eq!(parsed, serde_json::json!("\u{0}\u{1f}"));
+    }
+
+    #[test]
+    fn the_fast_scan_agrees_with_a_byte_by_byte_one() {
+        let naive = |b: &[u8], non_ascii: bool| {
+            b.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\' || (non_ascii && c >= 0x80)).unwrap_or(b.len())
+        };
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..64 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        [b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, 0x00, b'z'][(rng % 10) as usize]
+                    })
+                    .collect();
+                for non_ascii in [true, false] {
+                    assert_eq!(find_special(&bytes, non_ascii), naive(&bytes, non_ascii), "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mixed_text_escapes_and_falls_back_to_base64_only_when_invalid() {
+        let text = "ключ \"q\" \u{1}\t end".as_bytes();
+        let rendered = render(|o| write_bytes(o, text));
+        let back: String = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(back.as_bytes(), text);
+        let mut bad = text.to_vec();
+        bad.push(0xff);
+        assert!(render(|o| write_bytes(o, &bad)).starts_with("{\"base64\""));
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl<'a> Iterator for Batches<'a, '_> {
             return Some(Err(e));
         }
         let start = self.reader.offset();
-        let mut batch = Vec::new();
+        let mut batch = Vec::with_capacity(BATCH_RECORDS);
         while batch.len() < BATCH_RECORDS && self.reader.offset() - start < BATCH_BYTES as u64 {
             match self.reader.next_record() {
                 Ok(Some(record)) => batch.push(record),

@@ -20,6 +20,7 @@ pub enum Length {
 }
 
 /// Reads a length prefix, which may announce a special string encoding.
+#[inline]
 pub fn read_length(cur: &mut Cursor<'_>) -> Result<Length> {
     let at = cur.offset();
     let first = cur.u8("length")?;
@@ -43,6 +44,7 @@ pub fn read_length(cur: &mut Cursor<'_>) -> Result<Length> {
 }
 
 /// Reads a plain length (count, db number, …); a special encoding here is an error.
+#[inline]
 pub fn read_len(cur: &mut Cursor<'_>) -> Result<u64> {
     let at = cur.offset();
     match read_length(cur)? {
@@ -73,6 +75,7 @@ pub enum RdbStr<'a> {
 
 impl<'a> RdbStr<'a> {
     /// Reads a string at the cursor without decompressing it.
+    #[inline]
     pub fn read(cur: &mut Cursor<'a>) -> Result<RdbStr<'a>> {
         let at = cur.offset();
         match read_length(cur)? {

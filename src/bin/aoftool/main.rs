@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Decoding allocates many small vectors from many threads; mimalloc handles that best.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exact, fast, offline tools for Redis and Valkey RDB and AOF files.
 #[derive(Parser)]
 #[command(name = "aoftool", version, about)]
@@ -51,6 +55,9 @@ fn main() -> ExitCode {
 
 /// Exit status for an error: 1 when the input is at fault, 2 for usage and I/O errors.
 fn error_status(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<cmd::check::Unrepairable>().is_some() {
+        return 1;
+    }
     match e.downcast_ref::<aoftool::Error>() {
         Some(err) if !matches!(err.kind(), aoftool::ErrorKind::Io(_)) => 1,
         _ => 2,
