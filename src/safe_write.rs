@@ -40,6 +40,7 @@ pub fn replace(
 ) -> io::Result<Option<PathBuf>> {
     let dir = parent(path);
     let mut tmp = tempfile::Builder::new().prefix(".aoftool-").suffix(".tmp").tempfile_in(dir)?;
+    keep_access(path, tmp.as_file())?;
     {
         let mut out = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
         write(&mut out)?;
@@ -56,6 +57,20 @@ pub fn replace(
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)?;
     Ok(backup_path)
+}
+
+/// Gives `new` the permissions of the file at `path` (a temporary file is created 0600) and, where
+/// allowed, its owner and group: a server running as another user must still read and append
+/// the replaced file.
+fn keep_access(path: &Path, new: &File) -> io::Result<()> {
+    let meta = fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // Only root may give a file away; anyone else already owns it, or cannot (ignored).
+        std::os::unix::fs::fchown(new, Some(meta.uid()), Some(meta.gid())).ok();
+    }
+    new.set_permissions(meta.permissions())
 }
 
 /// Writes `bytes` to a new file at `path` (which must not exist) durably.

@@ -719,10 +719,10 @@ mod tests {
     const REDIS_70_APOSTROPHE: &[u8] = b"file it's.aof.3.base.rdb seq 3 type b\n\
                                          file it's.aof.3.incr.aof seq 3 type i\n";
 
-    /// Written by Valkey 9.1.2 with `--aof-disable-auto-gc yes`.
+    /// Written by Valkey 9.1.2 with `--aof-disable-auto-gc yes`: the same bytes as Redis's.
     const VALKEY_91_HISTORY: &[u8] = REDIS_70_HISTORY;
 
-    /// Written by Valkey 9.1.2 after two killed rewrites.
+    /// Written by Valkey 9.1.2 after two killed rewrites: the same bytes as Redis's.
     const VALKEY_91_INCRS: &[u8] = REDIS_70_INCRS;
 
     /// Written by Valkey 9.1.2 with `--appendfilename $'caf\xc3\xa9 \t.aof'`.

@@ -150,32 +150,47 @@ fn check_single(args: &Args) -> anyhow::Result<Outcome> {
         bar.set_position(pos)
     });
     bar.finish_and_clear();
-    let repair = match RepairMode::of(args) {
-        Some(mode) => plan_repair(data, &report, mode, args.threads())?,
-        None => None,
+    let planned = match RepairMode::of(args) {
+        Some(mode) => plan_repair(data, &report, mode, args.threads()),
+        None => Ok(None),
     };
+    let repair = planned.as_ref().ok().and_then(Option::as_ref);
     if args.json {
         let mut out = file_json(path, &report);
-        out["repair"] = repair_json(repair.as_ref(), args.dry_run);
+        out["repair"] = repair_json(repair, args.dry_run);
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_file(path, &report);
-        if let Some(r) = &repair {
+        if let Some(r) = repair {
             print_repair(r, args.dry_run);
         } else if args.repairs() && !report.is_valid() {
             println!("  nothing to repair by truncation");
         }
     }
-    let Some(repair) = repair.filter(|_| !args.dry_run) else {
+    // The report is out (also as JSON); now an unrepairable file ends the command.
+    let Some(repair) = planned?.filter(|_| !args.dry_run) else {
         return Ok(if report.is_valid() { Outcome::Ok } else { Outcome::Problems });
     };
     apply(path, snapshot, data, &repair, !args.no_backup, args.json)
 }
 
+/// Damage that dropping bytes cannot repair (a damaged RDB part). The input is at fault, so the
+/// exit status is 1, as for any invalid input (not 2, which is for usage and I/O errors).
+#[derive(Debug)]
+pub struct Unrepairable(pub String);
+
+impl std::fmt::Display for Unrepairable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unrepairable {}
+
 /// Decides what to keep; `Ok(None)` when the file needs no change.
 ///
 /// # Errors
-/// When the damage cannot be repaired by dropping bytes (a damaged RDB part).
+/// [`Unrepairable`] when the damage cannot be repaired by dropping bytes (a damaged RDB part).
 pub fn plan_repair(
     data: &[u8],
     report: &FileReport,
@@ -184,7 +199,9 @@ pub fn plan_repair(
 ) -> anyhow::Result<Option<Repair>> {
     let len = data.len() as u64;
     if let Some(problem) = report.problem.as_ref().filter(|p| p.cut.is_none()) {
-        bail!("{} cannot be repaired by dropping bytes: {}", describe(report.kind), problem.error);
+        let why =
+            format!("{} cannot be repaired by dropping bytes: {}", describe(report.kind), problem.error);
+        return Err(Unrepairable(why).into());
     }
     let body_start = report.resp.as_ref().map(|r| r.start);
     let parser = body_start.map(|s| Parser::new(&data[s as usize..], s));
