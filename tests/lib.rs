@@ -1,5 +1,7 @@
 //! Integration tests: one binary, a module per area.
 
+mod check_oracle;
 mod corpus;
 mod fixtures;
 mod robustness;
+mod support;
