@@ -163,8 +163,12 @@ fn begin_record(out: &mut Vec<u8>, format: JsonFormat) {
 }
 
 fn render_batch(batch: &[Record<'_>], options: &JsonOptions) -> Result<Rendered> {
-    let mut r =
-        Rendered { bytes: Vec::with_capacity(batch.len() * 96), keys_read: 0, keys_written: 0, trailer: None };
+    let mut r = Rendered {
+        bytes: Vec::with_capacity(batch.len() * 96),
+        keys_read: 0,
+        keys_written: 0,
+        trailer: None,
+    };
     for record in batch {
         let start = r.bytes.len();
         begin_record(&mut r.bytes, options.format);

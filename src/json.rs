@@ -61,7 +61,14 @@ fn write_escape(out: &mut Vec<u8>, b: u8) {
         b'\n' => out.extend_from_slice(b"\\n"),
         b'\r' => out.extend_from_slice(b"\\r"),
         b'\t' => out.extend_from_slice(b"\\t"),
-        _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 15)],
+        ]),
     }
 }
 
@@ -444,7 +451,9 @@ mod tests {
     #[test]
     fn the_fast_scan_agrees_with_a_byte_by_byte_one() {
         let naive = |b: &[u8], non_ascii: bool| {
-            b.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\' || (non_ascii && c >= 0x80)).unwrap_or(b.len())
+            b.iter()
+                .position(|&c| c < 0x20 || c == b'"' || c == b'\\' || (non_ascii && c >= 0x80))
+                .unwrap_or(b.len())
         };
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
         for len in 0..64 {
