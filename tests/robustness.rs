@@ -122,7 +122,7 @@ fn offsets(len: usize, every_below: usize) -> Vec<usize> {
 #[test]
 fn fuzz_regressions_replay_without_panic() {
     type Target = fn(&[u8]);
-    let targets: [(&str, Target); 7] = [
+    let targets: [(&str, Target); 8] = [
         ("rdb", harness::rdb),
         ("listpack", harness::listpack),
         ("ziplist", harness::ziplist),
@@ -130,6 +130,7 @@ fn fuzz_regressions_replay_without_panic() {
         ("zipmap", harness::zipmap),
         ("lzf", harness::lzf),
         ("manifest", harness::manifest),
+        ("resp", harness::resp),
     ];
     let Ok(dirs) = std::fs::read_dir(root().join("fuzz/regressions")) else { return };
     for dir in dirs.flatten().filter(|d| d.path().is_dir()) {
@@ -204,7 +205,6 @@ fn single_byte_changes_never_pass_the_checksum() {
                     f.name
                 );
                 lost_crc += 1;
-                eprintln!("LOST {} at {at} {original:#04x}->{value:#04x} {summary:?}", f.name);
             }
         }
     }
@@ -292,6 +292,7 @@ proptest! {
         harness::zipmap(&data);
         harness::lzf(&data);
         harness::manifest(&data);
+        harness::resp(&data);
     }
 
     #[test]

@@ -205,3 +205,33 @@ pub fn manifest(data: &[u8]) {
     assert_eq!(files(&again), files(&manifest));
     assert_eq!(again.to_bytes(), bytes, "writing is not idempotent");
 }
+
+/// RESP AOF reading and checking: the item parser, the parallel scan (which must agree with the
+/// sequential one), the file check, and the salvage plan (whose output must check clean).
+pub fn resp(data: &[u8]) {
+    use aoftool::aof::resp::Parser;
+    use aoftool::aof::scan::scan;
+    use aoftool::check::check_file;
+    use aoftool::check::repair::salvage;
+
+    let parser = Parser::new(data, BLOB_BASE);
+    let one = scan(&parser, 1, None);
+    let two = scan(&parser, 2, None);
+    assert_eq!((one.end, one.stats.commands), (two.end, two.stats.commands), "scan depends on threads");
+    assert_eq!(one.error.as_ref().map(Error::offset), two.error.as_ref().map(Error::offset));
+    if let Some(e) = &one.error {
+        check_offset(e, BLOB_BASE, data.len());
+    }
+    let report = check_file(data, 1, None, &|_| {});
+    if let Some(cut) = report.problem.as_ref().and_then(|p| p.cut.as_ref()) {
+        assert!(cut.offset <= data.len() as u64, "cut past the end");
+    }
+    if report.kind == aoftool::check::FileKind::Resp
+        && let Some(repair) = salvage(&Parser::new(data, 0))
+    {
+        let mut out = Vec::new();
+        repair.write_to(data, &mut out).expect("writing to memory");
+        let after = check_file(&out, 1, None, &|_| {});
+        assert!(after.problem.is_none(), "salvaged output still has a problem: {:?}", after.problem);
+    }
+}

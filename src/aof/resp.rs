@@ -35,6 +35,8 @@ pub struct Command<'a> {
     pub raw: &'a [u8],
     /// Number of arguments, the name included.
     pub argc: usize,
+    /// The first argument: the command name as written (any case).
+    pub name: &'a [u8],
 }
 
 impl<'a> Command<'a> {
@@ -44,14 +46,9 @@ impl<'a> Command<'a> {
         Args { rest: &self.raw[header_end..], left: self.argc }
     }
 
-    /// The command name as written (any case).
-    pub fn name(&self) -> &'a [u8] {
-        self.args().next().unwrap_or_default()
-    }
-
     /// True when the name equals `name` ignoring ASCII case.
     pub fn is(&self, name: &str) -> bool {
-        self.name().eq_ignore_ascii_case(name.as_bytes())
+        self.name.eq_ignore_ascii_case(name.as_bytes())
     }
 
     /// Absolute offset just past the command.
@@ -141,24 +138,21 @@ impl<'a> Parser<'a> {
     }
 
     /// An annotation runs to the end of its line (servers read it with `fgets`, so a bare LF
-    /// ends it too and an unterminated last line is accepted, as the servers accept it).
+    /// ends it too). An annotation without a line end at the end of the data is reported as
+    /// truncated: servers accept it, but the next command appended to the file would be read as
+    /// part of it.
     fn annotation(&self, pos: usize) -> Result<(Item<'a>, usize)> {
         let window = &self.data[pos..self.data.len().min(pos + ANNOTATION_MAX_LEN)];
-        let (line_end, next) = match memchr::memchr(b'\n', window) {
-            Some(nl) => (nl, pos + nl + 1),
-            None if pos + window.len() == self.data.len() => (window.len(), self.data.len()),
-            None => {
-                return Err(self.invalid(
-                    pos,
-                    "annotation line",
-                    "a line of at most 1024 bytes",
-                    "a longer line",
-                ));
-            }
+        let Some(nl) = memchr::memchr(b'\n', window) else {
+            return if pos + window.len() == self.data.len() {
+                Err(self.truncated(self.data.len(), "annotation line end", 1))
+            } else {
+                Err(self.invalid(pos, "annotation line", "a line of at most 1024 bytes", "a longer line"))
+            };
         };
-        let line = &window[1..line_end];
+        let line = &window[1..nl];
         let text = line.strip_suffix(b"\r").unwrap_or(line);
-        Ok((Item::Annotation { offset: self.offset(pos), text }, next))
+        Ok((Item::Annotation { offset: self.offset(pos), text }, pos + nl + 1))
     }
 
     fn command(&self, start: usize) -> Result<(Command<'a>, usize)> {
@@ -166,7 +160,8 @@ impl<'a> Parser<'a> {
         if argc == 0 {
             return Err(self.invalid(start + 1, "argument count", "at least 1", 0));
         }
-        for _ in 0..argc {
+        let mut name: &[u8] = &[];
+        for i in 0..argc {
             let (len, data_start) = self.number(pos, b'$', "bulk string length")?;
             let Some(data_end) = data_start.checked_add(len).filter(|&e| e <= self.data.len()) else {
                 let available = self.data.len() - data_start;
@@ -180,7 +175,12 @@ impl<'a> Parser<'a> {
                 ));
             };
             match self.data.get(data_end..data_end + 2) {
-                Some(b"\r\n") => pos = data_end + 2,
+                Some(b"\r\n") => {
+                    if i == 0 {
+                        name = &self.data[data_start..data_end];
+                    }
+                    pos = data_end + 2;
+                }
                 Some(other) => {
                     return Err(self.invalid(
                         data_end,
@@ -192,11 +192,38 @@ impl<'a> Parser<'a> {
                 None => return Err(self.truncated(data_end, "bulk string end", 2)),
             }
         }
-        Ok((Command { offset: self.offset(start), raw: &self.data[start..pos], argc }, pos))
+        Ok((Command { offset: self.offset(start), raw: &self.data[start..pos], argc, name }, pos))
     }
 
     /// Parses `<prefix><digits>\r\n` at `pos`; returns the number and the index after the CRLF.
+    #[inline]
     fn number(&self, pos: usize, prefix: u8, what: &'static str) -> Result<(usize, usize)> {
+        // Fast path: up to 18 digits (no overflow possible) and CRLF; anything else, errors
+        // included, takes the careful path below.
+        const FAST_DIGITS: usize = 18;
+        let data = self.data;
+        if data.get(pos) == Some(&prefix) {
+            let start = pos + 1;
+            let limit = data.len().min(start + FAST_DIGITS);
+            let mut i = start;
+            let mut value = 0usize;
+            while i < limit {
+                let digit = data[i].wrapping_sub(b'0');
+                if digit > 9 {
+                    break;
+                }
+                value = value * 10 + usize::from(digit);
+                i += 1;
+            }
+            if i > start && data.get(i..i + 2) == Some(b"\r\n") {
+                return Ok((value, i + 2));
+            }
+        }
+        self.number_slow(pos, prefix, what)
+    }
+
+    #[cold]
+    fn number_slow(&self, pos: usize, prefix: u8, what: &'static str) -> Result<(usize, usize)> {
         match self.data.get(pos) {
             Some(&b) if b == prefix => {}
             Some(&other) => {
@@ -317,10 +344,11 @@ mod tests {
     }
 
     #[test]
-    fn annotations_end_at_any_newline_or_at_the_end_of_the_file() {
-        let got = items(b"#TS:1\n#TS:2").unwrap();
+    fn annotations_end_at_any_newline_and_an_unended_last_one_is_truncated() {
+        let got = items(b"#TS:1\n#TS:2\r\n").unwrap();
         assert_eq!(got[0], Item::Annotation { offset: 0, text: b"TS:1" });
         assert_eq!(got[1], Item::Annotation { offset: 6, text: b"TS:2" });
+        assert_eq!(error_at(b"#TS:1\n#TS:2"), (11, true));
     }
 
     #[test]

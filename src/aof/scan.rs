@@ -74,6 +74,11 @@ pub struct Stats {
     pub annotations: u64,
     /// Commands per lowercase name.
     pub names: FxHashMap<Vec<u8>, u64>,
+    /// The last command name as written, while commands repeat it (AOFs hold long runs of one
+    /// command): counted here and added to `names` when the run ends.
+    run_name: Vec<u8>,
+    /// Commands in the current run not yet added to `names`.
+    run_len: u64,
     /// Transactions, db switches and timestamps, in order.
     pub events: Vec<Event>,
 }
@@ -88,7 +93,13 @@ impl Stats {
         if let Some(dialect) = self.strict {
             self.check_strict(cmd, dialect);
         }
-        let name = cmd.name();
+        let name = cmd.name;
+        if self.run_len > 0 && name == self.run_name.as_slice() {
+            self.run_len += 1;
+            self.commands += 1;
+            return;
+        }
+        self.end_run();
         let mut lower = [0u8; 32];
         let kind = if name.len() <= lower.len() {
             let lower = &mut lower[..name.len()];
@@ -105,15 +116,29 @@ impl Stats {
             *self.names.entry(name.to_ascii_lowercase()).or_default() += 1;
             None
         };
-        if let Some(kind) = kind {
-            self.events.push(Event {
+        match kind {
+            Some(kind) => self.events.push(Event {
                 kind,
                 offset: cmd.offset,
                 end: cmd.end(),
                 commands_before: self.commands,
-            });
+            }),
+            // Commands without events can start a run.
+            None => {
+                self.run_name.clear();
+                self.run_name.extend_from_slice(name);
+                self.run_len = 1;
+            }
         }
         self.commands += 1;
+    }
+
+    /// Adds the current run of a repeated name to `names`.
+    fn end_run(&mut self) {
+        if self.run_len > 1 {
+            *self.names.entry(self.run_name.to_ascii_lowercase()).or_default() += self.run_len - 1;
+        }
+        self.run_len = 0;
     }
 
     fn check_strict(&mut self, cmd: &Command<'_>, dialect: Dialect) {
@@ -180,6 +205,8 @@ pub struct Scan {
     pub end: usize,
     /// Index just past the last complete command, when there is one.
     pub last_command_end: Option<usize>,
+    /// Index where the last complete item starts, when there is one.
+    pub last_item_start: Option<usize>,
     /// What was parsed.
     pub stats: Stats,
     /// The first problem, at `end`.
@@ -198,10 +225,12 @@ fn scan_range_with(parser: &Parser<'_>, start: usize, stop: usize, strict: Optio
             Ok((Item::Command(cmd), next)) => {
                 scan.stats.add_command(&cmd);
                 scan.last_command_end = Some(next);
+                scan.last_item_start = Some(scan.end);
                 scan.end = next;
             }
             Ok((Item::Annotation { offset, text }, next)) => {
                 scan.stats.add_annotation(offset, parser.offset(next), text);
+                scan.last_item_start = Some(scan.end);
                 scan.end = next;
             }
             Err(e) => {
@@ -210,6 +239,7 @@ fn scan_range_with(parser: &Parser<'_>, start: usize, stop: usize, strict: Optio
             }
         }
     }
+    scan.stats.end_run();
     scan
 }
 
@@ -252,6 +282,7 @@ fn stitch(
         };
         whole.end = part.end;
         whole.last_command_end = part.last_command_end.or(whole.last_command_end);
+        whole.last_item_start = part.last_item_start.or(whole.last_item_start);
         whole.stats.append(part.stats);
         if part.error.is_some() {
             whole.error = part.error;

@@ -52,9 +52,11 @@ impl FileReport {
     }
 }
 
-/// True when `data` starts like an RDB file (or an RDB preamble).
+/// True when `data` starts like an RDB file (or an RDB preamble), or is a prefix of a magic
+/// (an RDB cut short; no RESP file starts with `R` or `V`).
 pub fn is_rdb(data: &[u8]) -> bool {
-    data.starts_with(b"REDIS") || data.starts_with(b"VALKEY")
+    [&b"REDIS"[..], b"VALKEY"].iter().any(|magic| data.starts_with(magic) || magic.starts_with(data))
+        && !data.is_empty()
 }
 
 /// Checks one file's bytes. RDB data followed by RESP is an AOF with a preamble; RDB data
@@ -91,7 +93,8 @@ pub fn check_file(
         if tail.is_empty() {
             return report;
         }
-        if !matches!(tail.first(), Some(b'*' | b'#')) {
+        let aof_base = report.rdb.as_ref().is_some_and(RdbReport::is_aof_preamble);
+        if !aof_base && !matches!(tail.first(), Some(b'*' | b'#')) {
             report.trailing_bytes = tail.len() as u64;
             return report;
         }

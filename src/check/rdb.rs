@@ -31,6 +31,12 @@ pub struct RdbReport {
 }
 
 impl RdbReport {
+    /// True when the aux fields mark the RDB as an AOF's preamble or base (`aof-base` since
+    /// Redis 7, `aof-preamble` in Redis 4 to 6): what follows must then be RESP.
+    pub fn is_aof_preamble(&self) -> bool {
+        self.aux.iter().any(|(k, v)| (k == "aof-base" || k == "aof-preamble") && v == "1")
+    }
+
     /// Total keys.
     pub fn total_keys(&self) -> u64 {
         self.keys.values().flat_map(BTreeMap::values).sum()

@@ -61,6 +61,16 @@ pub fn salvage(parser: &Parser<'_>) -> Option<Repair> {
             break;
         }
         let bad = scan.end;
+        // A torn write can merge with the command after it into one that parses: then that
+        // command's real start lies inside the last item, and the damage begins with the item.
+        if let Some(item) = scan.last_item_start
+            && let Some(restart) = find_restart_within(parser, item + 1, bad)
+        {
+            keep.push(pos..item);
+            dropped.push(item..restart);
+            pos = restart;
+            continue;
+        }
         keep.push(pos..bad);
         match find_restart(parser, bad + 1) {
             Some(restart) => {
@@ -108,6 +118,26 @@ fn find_restart(parser: &Parser<'_>, from: usize) -> Option<usize> {
     memchr::memchr2_iter(b'*', b'#', data.get(from..)?)
         .map(|i| from + i)
         .find(|&start| verified(parser, start))
+}
+
+/// A restart in `from..bad` whose items parse cleanly past `bad`, where parsing failed before.
+fn find_restart_within(parser: &Parser<'_>, from: usize, bad: usize) -> Option<usize> {
+    let data = parser.data();
+    memchr::memchr_iter(b'*', data.get(from..bad)?)
+        .map(|i| from + i)
+        .find(|&start| verified(parser, start) && parses_past(parser, start, bad))
+}
+
+/// True when items parse from `start` to beyond `bad`.
+fn parses_past(parser: &Parser<'_>, start: usize, bad: usize) -> bool {
+    let mut pos = start;
+    while pos <= bad {
+        match parser.item(pos) {
+            Ok((_, next)) => pos = next,
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 fn verified(parser: &Parser<'_>, start: usize) -> bool {
@@ -215,6 +245,17 @@ mod tests {
     fn salvage_drops_a_torn_write_then_keeps_what_follows() {
         let torn = &SET[..SET.len() - 7];
         let damaged: Vec<u8> = [SET, torn, SET, SET].concat();
+        assert_eq!(kept(&damaged, 0), [SET, SET, SET].concat());
+    }
+
+    #[test]
+    fn salvage_finds_the_command_a_torn_write_merged_with() {
+        // The torn write declares an 11-byte argument and ends; the next command's first 11
+        // bytes and its CRLF complete it, so it parses, and the failure comes inside that command.
+        let torn = b"*2\r\n$3\r\nDEL\r\n$11\r\n";
+        let damaged: Vec<u8> = [SET, torn.as_slice(), SET, SET].concat();
+        let (merged, _) = Parser::new(&damaged, 0).item(SET.len()).unwrap();
+        assert!(matches!(merged, crate::aof::resp::Item::Command(c) if c.is("DEL")));
         assert_eq!(kept(&damaged, 0), [SET, SET, SET].concat());
     }
 

@@ -59,7 +59,13 @@ impl Header {
     pub fn read(cur: &mut Cursor<'_>) -> Result<Header> {
         let start = cur.offset();
         let Some(magic) = cur.rest().get(..HEADER_LEN) else {
-            return Err(cur.error(ErrorKind::BadMagic { found: crate::error::escape_bytes(cur.rest()) }));
+            let rest = cur.rest();
+            let is_prefix = |m: &[u8]| rest.starts_with(m) || m.starts_with(rest);
+            if !rest.is_empty() && (is_prefix(b"REDIS") || is_prefix(b"VALKEY")) {
+                let available = rest.len() as u64;
+                return Err(cur.error(ErrorKind::Truncated { what: "RDB header", needed: 9, available }));
+            }
+            return Err(cur.error(ErrorKind::BadMagic { found: crate::error::escape_bytes(rest) }));
         };
         if magic.starts_with(b"VKCS") {
             return Err(cur.error(ErrorKind::UnsupportedType {
@@ -139,6 +145,8 @@ mod tests {
         assert!(err.to_string().contains("unsupported RDB version 99 (REDIS)"), "{err}");
         assert!(header(b"VALKEY079").is_err());
         assert!(header(b"REDIS00x1").is_err());
-        assert!(matches!(header(b"RED").unwrap_err().kind(), ErrorKind::BadMagic { .. }));
+        assert!(matches!(header(b"RED").unwrap_err().kind(), ErrorKind::Truncated { .. }));
+        assert!(matches!(header(b"REDIS001").unwrap_err().kind(), ErrorKind::Truncated { .. }));
+        assert!(matches!(header(b"*1\r\n").unwrap_err().kind(), ErrorKind::BadMagic { .. }));
     }
 }

@@ -22,7 +22,6 @@ pub enum Length {
 /// Reads a length prefix, which may announce a special string encoding.
 #[inline]
 pub fn read_length(cur: &mut Cursor<'_>) -> Result<Length> {
-    let at = cur.offset();
     let first = cur.u8("length")?;
     Ok(match first >> 6 {
         0 => Length::Plain(u64::from(first & 0x3f)),
@@ -31,16 +30,14 @@ pub fn read_length(cur: &mut Cursor<'_>) -> Result<Length> {
         _ => match first {
             0x80 => Length::Plain(u64::from(cur.u32_be("32-bit length")?)),
             0x81 => Length::Plain(cur.u64_be("64-bit length")?),
-            other => {
-                return Err(cur.invalid_at(
-                    at,
-                    "length",
-                    "0x80 or 0x81 after 10 bits",
-                    format!("{other:#04x}"),
-                ));
-            }
+            other => return Err(bad_length_byte(cur, other)),
         },
     })
+}
+
+#[cold]
+fn bad_length_byte(cur: &Cursor<'_>, byte: u8) -> crate::Error {
+    cur.invalid_at(cur.offset() - 1, "length", "0x80 or 0x81 after 10 bits", format!("{byte:#04x}"))
 }
 
 /// Reads a plain length (count, db number, …); a special encoding here is an error.
@@ -77,6 +74,14 @@ impl<'a> RdbStr<'a> {
     /// Reads a string at the cursor without decompressing it.
     #[inline]
     pub fn read(cur: &mut Cursor<'a>) -> Result<RdbStr<'a>> {
+        // Fast path: a raw string of up to 63 bytes, the most common string in any file.
+        if let Some(first) = cur.peek().filter(|&b| b < 0x40) {
+            let n = usize::from(first);
+            if n < cur.remaining() {
+                cur.skip(1, "length")?;
+                return Ok(RdbStr::Raw(cur.take(n, "string")?));
+            }
+        }
         let at = cur.offset();
         match read_length(cur)? {
             Length::Plain(n) => Ok(RdbStr::Raw(cur.take_len(n, "string")?)),

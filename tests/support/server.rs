@@ -3,7 +3,10 @@
 //!
 //! Every server listens on 127.0.0.1 on a free port, runs in its own temporary `--dir` with
 //! `--save ''` and `--enable-debug-command yes`, and is stopped by its own PID (`SHUTDOWN
-//! NOSAVE`, then `Child::kill` + `wait`). The RESP client is a few lines written here.
+//! NOSAVE`, then `Child::kill` + `wait`). A server is used only once its `INFO server` shows our
+//! child's `process_id`: between the port's choice and the bind, a server started by another
+//! process (other tests running at the same time) may take the port. The RESP client is a few
+//! lines written here.
 //!
 //! Binaries: `$AOFTOOL_REDIS_SERVER`, else `redis-server` on `PATH`, else `/usr/bin/redis-server`;
 //! `$AOFTOOL_VALKEY_SERVER`, else `valkey-server` on `PATH`, else the binary bundled in the
@@ -358,7 +361,15 @@ impl Server {
             }
             if let Some(c) = conn.as_mut() {
                 match c.command(&["PING"]) {
-                    Ok(Reply::Simple(pong)) if pong == "PONG" => break,
+                    // The port was free when chosen, but another process's server may have taken
+                    // it since: that one is never used (nor sent SHUTDOWN), and our child exits
+                    // ("Address already in use", retried) or binds the port once it is free.
+                    Ok(Reply::Simple(pong)) if pong == "PONG" => {
+                        if process_id(c) == Some(child.id()) {
+                            break;
+                        }
+                        conn = None;
+                    }
                     Ok(Reply::Error(e)) if e.starts_with("LOADING") => {}
                     Ok(other) => {
                         child.kill().ok();
@@ -434,6 +445,16 @@ impl Drop for Server {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+/// The server's `process_id` from `INFO server`; `None` when the connection broke or the reply
+/// holds none.
+fn process_id(conn: &mut Conn) -> Option<u32> {
+    let Ok(Reply::Bulk(Some(info))) = conn.command(&["INFO", "server"]) else { return None };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
 }
 
 /// A port that was free a moment ago (the kernel's choice for port 0 on 127.0.0.1).
