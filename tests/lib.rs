@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per area.
 
 mod check_oracle;
+mod cli;
 mod corpus;
 mod fixtures;
 mod robustness;

@@ -26,8 +26,8 @@ impl Output {
             Some(p) if p.as_os_str() == "-" => Output::create(None),
             Some(p) => {
                 let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let tmp = NamedTempFile::new_in(dir)
-                    .with_context(|| format!("creating a file in {}", dir.display()))?;
+                let tmp =
+                    new_file_in(dir).with_context(|| format!("creating a file in {}", dir.display()))?;
                 Ok(Output::File { writer: BufWriter::with_capacity(BUFFER, tmp), path: p.to_path_buf() })
             }
         }
@@ -71,6 +71,18 @@ impl Write for Output {
             Output::File { writer, .. } => writer.flush(),
         }
     }
+}
+
+/// A temporary file in `dir` created with mode 0666 less the umask, like any new file (temporary
+/// files default to 0600, which would hide the output from other users).
+fn new_file_in(dir: &Path) -> io::Result<NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.prefix(".aoftool-").suffix(".tmp").tempfile_in(dir)
 }
 
 /// True when the error chain holds a broken pipe (the reader went away: not a failure).

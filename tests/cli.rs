@@ -1,0 +1,129 @@
+//! The `aoftool` binary: `convert` options, outputs and exit statuses.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::fixtures::testdata;
+
+fn aoftool(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aoftool"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.unwrap_or_default().to_vec();
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || pipe.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().ok();
+    out
+}
+
+fn dump() -> String {
+    testdata().join("redis7/dump.rdb").display().to_string()
+}
+
+/// Runs `convert` on the Redis 7.0 dump and parses the JSON Lines it prints.
+fn lines(extra: &[&str]) -> Vec<Value> {
+    let dump = dump();
+    let mut args = vec!["convert", dump.as_str(), "--to", "jsonl"];
+    args.extend_from_slice(extra);
+    let out = aoftool(&args, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+fn keys(records: &[Value]) -> Vec<&Value> {
+    records.iter().filter(|r| r.get("key").is_some()).collect()
+}
+
+#[test]
+fn jsonl_has_a_header_meta_records_and_every_key() {
+    let all = lines(&[]);
+    assert_eq!(all[0]["rdb"]["version"], 10);
+    assert!(all.iter().any(|r| r["aux"]["name"] == "redis-ver"));
+    assert!(all.iter().any(|r| r["function"]["code"].as_str().is_some_and(|c| c.starts_with("#!lua"))));
+    assert_eq!(keys(&all).len(), 100);
+    let only_keys = lines(&["--keys-only"]);
+    assert_eq!(only_keys.len(), 100);
+}
+
+#[test]
+fn json_is_one_array_of_the_same_records() {
+    let out = aoftool(&["convert", &dump(), "--to", "json"], None);
+    let doc: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc, lines(&[]));
+}
+
+#[test]
+fn filters_select_keys() {
+    let db1 = lines(&["--keys-only", "--db", "1"]);
+    assert!(!db1.is_empty() && db1.iter().all(|r| r["db"] == 1));
+    let two_dbs = lines(&["--keys-only", "--db", "1", "--db", "2"]);
+    assert!(two_dbs.len() > db1.len());
+    let glob = lines(&["--keys-only", "--key", "zset:*"]);
+    assert!(!glob.is_empty() && glob.iter().all(|r| r["key"].as_str().unwrap().starts_with("zset:")));
+    assert_eq!(lines(&["--keys-only", "--key-regex", "^zset:"]), glob);
+    let hashes = lines(&["--keys-only", "--type", "hash"]);
+    assert!(!hashes.is_empty() && hashes.iter().all(|r| r["type"] == "hash"));
+    let expiring = lines(&["--keys-only"]).into_iter().filter(|r| r.get("expire_ms").is_some()).count();
+    assert!(expiring > 0);
+    assert_eq!(lines(&["--keys-only", "--skip-expired", "0"]).len(), 100);
+    assert_eq!(lines(&["--keys-only", "--skip-expired", "99999999999999"]).len(), 100 - expiring);
+}
+
+#[test]
+fn standard_input_threads_and_files_give_the_same_bytes() {
+    let data = std::fs::read(dump()).unwrap();
+    let from_file = aoftool(&["convert", &dump(), "--to", "jsonl", "--threads", "1"], None);
+    let from_stdin = aoftool(&["convert", "-", "--to", "jsonl", "--threads", "2"], Some(&data));
+    assert!(from_file.status.success() && from_stdin.status.success());
+    assert!(from_file.stdout == from_stdin.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    let to_file = aoftool(&["convert", &dump(), "--to", "jsonl", "-o", path.to_str().unwrap()], None);
+    assert!(to_file.status.success());
+    assert!(std::fs::read(&path).unwrap() == from_file.stdout);
+}
+
+#[test]
+fn damaged_input_exits_1_with_the_offset_and_missing_input_exits_2() {
+    let bad = testdata().join("damaged/truncated.rdb");
+    let out = aoftool(&["convert", bad.to_str().unwrap(), "--to", "jsonl"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("offset 19879") && err.contains("hll:dense"), "{err}");
+    let crc = testdata().join("damaged/bad-crc.rdb");
+    let out = aoftool(&["convert", crc.to_str().unwrap(), "--to", "jsonl"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CRC-64 mismatch"));
+    let warned = aoftool(&["convert", crc.to_str().unwrap(), "--to", "jsonl", "--ignore-checksum"], None);
+    assert_eq!(warned.status.code(), Some(1));
+    assert!(!warned.stdout.is_empty());
+    let missing = aoftool(&["convert", "/nonexistent/dump.rdb", "--to", "jsonl"], None);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn check_reports_rdb_and_aof_files_with_exit_statuses() {
+    let ok = aoftool(&["check", &dump(), "--json"], None);
+    assert_eq!(ok.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!((report["kind"].as_str(), report["rdb"]["total_keys"].as_u64()), (Some("rdb"), Some(100)));
+    let truncated = testdata().join("damaged/truncated.aof");
+    let bad = aoftool(&["check", truncated.to_str().unwrap(), "--json"], None);
+    assert_eq!(bad.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(report["problem"]["truncated"], true);
+    assert_eq!(report["problem"]["cut"]["offset"], 9270);
+    let strict = aoftool(&["check", testdata().join("redis7/plain.aof").to_str().unwrap(), "--strict"], None);
+    assert_eq!(strict.status.code(), Some(0), "{}", String::from_utf8_lossy(&strict.stdout));
+}
