@@ -8,7 +8,6 @@
 //! `--threads 1` (the default) decodes inline; more threads decode batches of records on a
 //! pool while the calling thread walks, like `convert`.
 
-
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -16,6 +15,11 @@ use aoftool::Input;
 use aoftool::parallel::ordered_map;
 use aoftool::rdb::reader::{Trailer, verify_checksum};
 use aoftool::rdb::{KeyEntry, Reader, Record};
+
+/// The allocator of the `aoftool` binary, so the numbers match it.
+#[cfg(feature = "cli")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCH_RECORDS: usize = 4096;
 const BATCH_BYTES: u64 = 1 << 20;

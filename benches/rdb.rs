@@ -20,6 +20,11 @@ use common::BenchInput;
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 
+/// The allocator of the `aoftool` binary, so the numbers match it.
+#[cfg(feature = "cli")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 static INPUT: LazyLock<BenchInput> = LazyLock::new(BenchInput::load);
 static KEYS: LazyLock<u64> = LazyLock::new(|| common::count_keys(INPUT.bytes()));
 
@@ -41,9 +46,7 @@ fn main() {
 }
 
 fn counters<'a, 'b>(bencher: Bencher<'a, 'b>) -> Bencher<'a, 'b> {
-    bencher
-        .counter(BytesCount::new(INPUT.bytes().len()))
-        .counter(ItemsCount::new(*KEYS))
+    bencher.counter(BytesCount::new(INPUT.bytes().len())).counter(ItemsCount::new(*KEYS))
 }
 
 /// Framing only: every top-level record found and bounded, no value decoded.
@@ -89,7 +92,6 @@ fn convert_jsonl(bencher: Bencher, threads: usize) {
         threads,
         checksum: ChecksumPolicy::Verify,
     };
-    counters(bencher).bench(|| {
-        rdb_to_json(black_box(data), &options, &mut std::io::sink(), &|_| {}).unwrap()
-    });
+    counters(bencher)
+        .bench(|| rdb_to_json(black_box(data), &options, &mut std::io::sink(), &|_| {}).unwrap());
 }

@@ -40,6 +40,9 @@ where
     let window = threads * WINDOW_PER_THREAD;
     let (tx, rx) = sync_channel::<Result<T, E>>(window);
     std::thread::scope(|scope| {
+        // Owned here, so that leaving early (an error from `map` or `sink`) drops the receiver
+        // before the scope joins the producer, which then stops at its next send.
+        let rx = rx;
         scope.spawn(move || {
             for item in source {
                 let stop = item.is_err();
@@ -80,6 +83,22 @@ mod tests {
             },
         );
         (out, result)
+    }
+
+    #[test]
+    fn a_failing_sink_stops_the_producer() {
+        // A sink that fails early (a closed pipe) must end the run, not leave the producer
+        // blocked on a full channel.
+        let source = (0..1_000_000u32).map(Ok::<u32, String>);
+        let mut seen = 0;
+        let result = ordered_map(2, source, Ok, |_| {
+            seen += 1;
+            if seen == 10 { Err("closed".to_string()) } else { Ok(()) }
+        });
+        assert_eq!(result.unwrap_err(), "closed");
+        let failing_map =
+            ordered_map(2, (0..1_000_000u32).map(Ok), |i| if i == 5 { Err(i) } else { Ok(i) }, |_| Ok(()));
+        assert_eq!(failing_map.unwrap_err(), 5);
     }
 
     #[test]

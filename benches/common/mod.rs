@@ -28,8 +28,8 @@ impl BenchInput {
     pub fn load() -> BenchInput {
         if let Some(path) = std::env::var_os("AOFTOOL_BENCH_RDB") {
             let path = PathBuf::from(path);
-            let input = Input::open(&path)
-                .unwrap_or_else(|e| panic!("AOFTOOL_BENCH_RDB={}: {e}", path.display()));
+            let input =
+                Input::open(&path).unwrap_or_else(|e| panic!("AOFTOOL_BENCH_RDB={}: {e}", path.display()));
             return BenchInput::File(path, input);
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));

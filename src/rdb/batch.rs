@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 /// Records per batch handed to a worker, at most.
 pub const BATCH_RECORDS: usize = 4096;
 /// Input bytes per batch, roughly.
-pub const BATCH_BYTES: usize = 1 << 20;
+pub const BATCH_BYTES: usize = 256 << 10;
 
 /// Cuts the record walk into batches of about [`BATCH_BYTES`] of input; an error ends the
 /// sequence after the records before it.
