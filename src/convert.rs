@@ -162,9 +162,15 @@ fn begin_record(out: &mut Vec<u8>, format: JsonFormat) {
     }
 }
 
+/// Rendered JSON is about twice the input for typical data, plus the per-key boilerplate; sizing
+/// the buffer up front avoids regrowing it.
+fn estimate_output(batch: &[Record<'_>]) -> usize {
+    batch.iter().map(|r| if let Record::Key(k) = r { k.raw.len() + 96 } else { 64 }).sum()
+}
+
 fn render_batch(batch: &[Record<'_>], options: &JsonOptions) -> Result<Rendered> {
     let mut r = Rendered {
-        bytes: Vec::with_capacity(batch.len() * 96),
+        bytes: Vec::with_capacity(estimate_output(batch)),
         keys_read: 0,
         keys_written: 0,
         trailer: None,

@@ -43,11 +43,20 @@ impl RdbReport {
     }
 }
 
+/// Every logical type, in the order of the per-type counters.
+const KINDS: [Kind; 7] =
+    [Kind::String, Kind::List, Kind::Set, Kind::ZSet, Kind::Hash, Kind::Stream, Kind::Module];
+
+fn kind_index(kind: Kind) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
 /// Counts from one batch.
 #[derive(Default)]
 struct Tally {
     aux: Vec<(String, String)>,
-    keys: Vec<(u64, Kind)>,
+    /// Keys per type (indexed by [`kind_index`]), per database, in the order met.
+    keys: Vec<(u64, [u64; KINDS.len()])>,
     expires: u64,
     functions: u64,
     module_aux: u64,
@@ -61,7 +70,14 @@ fn tally(batch: &[Record<'_>]) -> Result<Tally> {
             Record::Key(entry) => {
                 entry.key.decode().map_err(|e| entry.annotate(e))?;
                 entry.value()?;
-                t.keys.push((entry.db, entry.kind()));
+                match t.keys.last_mut() {
+                    Some((db, counts)) if *db == entry.db => counts[kind_index(entry.kind())] += 1,
+                    _ => {
+                        let mut counts = [0; KINDS.len()];
+                        counts[kind_index(entry.kind())] = 1;
+                        t.keys.push((entry.db, counts));
+                    }
+                }
                 t.expires += u64::from(entry.expire_ms.is_some());
             }
             Record::Aux { name, value } => {
@@ -103,8 +119,11 @@ pub fn check_rdb(data: &[u8], threads: usize, progress: &(dyn Fn(u64) + Sync)) -
         |batch| tally(&batch),
         |t| {
             report.aux.extend(t.aux);
-            for (db, kind) in t.keys {
-                *report.keys.entry(db).or_default().entry(kind.name()).or_default() += 1;
+            for (db, counts) in t.keys {
+                let per_type = report.keys.entry(db).or_default();
+                for (kind, n) in KINDS.iter().zip(counts).filter(|(_, n)| *n > 0) {
+                    *per_type.entry(kind.name()).or_default() += n;
+                }
             }
             report.expires += t.expires;
             report.functions += t.functions;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tempfile::NamedTempFile;
 
-/// Output buffer size: large writes keep system calls off the profile.
+/// Output buffer size. Rendered batches are usually larger and then bypass the buffer, so that
+/// output is not copied a second time; small writes (headers, reports) are still gathered.
 const BUFFER: usize = 1 << 20;
 
 /// A destination that becomes visible only when complete.
