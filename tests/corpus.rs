@@ -1452,3 +1452,29 @@ fn every_expected_output_is_compared_or_skipped() {
     }
     assert!(compared.len() >= 100, "only {} files in comparisons", compared.len());
 }
+
+/// Every RESP file in the corpus (AOFs, including the one with an RDB preamble, and the RESP
+/// exports other tools wrote) checks valid; `--strict` flags the module command in
+/// `appendonly6.aof`, which no server without the module accepts.
+#[test]
+fn every_corpus_aof_checks_valid() {
+    use aoftool::aof::commands::Dialect;
+    use aoftool::check::check_file;
+
+    let Some(root) = corpus() else { return };
+    let resp: Vec<String> = files(&root)
+        .into_iter()
+        .filter(|f| [".aof", ".resp", ".protocol"].iter().any(|ext| f.ends_with(ext)))
+        .collect();
+    assert!(resp.len() >= 30, "expected the corpus's RESP files, found {}", resp.len());
+    for file in &resp {
+        let data = std::fs::read(root.join(file)).unwrap();
+        let report = check_file(&data, 2, None, &|_| {});
+        assert!(report.is_valid(), "{file}: {:?}", report.problem.map(|p| p.error.to_string()));
+        assert!(report.resp.is_some_and(|r| r.commands > 0), "{file}: no commands");
+    }
+    let module = std::fs::read(root.join("redis-replicator/appendonly6.aof")).unwrap();
+    let strict = check_file(&module, 2, Some(Dialect::Any), &|_| {});
+    let findings = &strict.resp.as_ref().unwrap().strict_findings;
+    assert!(findings.iter().any(|f| f.name.eq_ignore_ascii_case("hellotype.insert")), "{findings:?}");
+}
