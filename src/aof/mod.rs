@@ -5,5 +5,6 @@
 
 pub mod commands;
 pub mod manifest;
+pub mod reader;
 pub mod resp;
 pub mod scan;
