@@ -73,14 +73,6 @@ fn keep_access(path: &Path, new: &File) -> io::Result<()> {
     new.set_permissions(meta.permissions())
 }
 
-/// Writes `bytes` to a new file at `path` (which must not exist) durably.
-pub fn create_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::options().write(true).create_new(true).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    sync_dir(parent(path))
-}
-
 fn parent(path: &Path) -> &Path {
     path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }

@@ -203,8 +203,6 @@ pub struct Scan {
     pub start: usize,
     /// Index just past the last complete item.
     pub end: usize,
-    /// Index just past the last complete command, when there is one.
-    pub last_command_end: Option<usize>,
     /// Index where the last complete item starts, when there is one.
     pub last_item_start: Option<usize>,
     /// What was parsed.
@@ -224,7 +222,6 @@ fn scan_range_with(parser: &Parser<'_>, start: usize, stop: usize, strict: Optio
         match parser.item(scan.end) {
             Ok((Item::Command(cmd), next)) => {
                 scan.stats.add_command(&cmd);
-                scan.last_command_end = Some(next);
                 scan.last_item_start = Some(scan.end);
                 scan.end = next;
             }
@@ -281,7 +278,6 @@ fn stitch(
             _ => scan_range_with(parser, whole.end, to, strict),
         };
         whole.end = part.end;
-        whole.last_command_end = part.last_command_end.or(whole.last_command_end);
         whole.last_item_start = part.last_item_start.or(whole.last_item_start);
         whole.stats.append(part.stats);
         if part.error.is_some() {
