@@ -70,6 +70,16 @@ pub enum ErrorKind {
         /// Why it cannot be read.
         reason: &'static str,
     },
+    /// The output format cannot hold something in the input (a writer refused it).
+    #[error("{target} cannot hold {what}{hint}")]
+    Unrepresentable {
+        /// The output being written (`RDB 10 (Redis 7.0)`, `RESP`).
+        target: String,
+        /// What it cannot hold.
+        what: String,
+        /// How to proceed, starting with "; " (or empty).
+        hint: &'static str,
+    },
     /// The CRC-64 trailer does not match the file's contents.
     #[error("CRC-64 mismatch: stored {stored:#018x}, computed {computed:#018x}")]
     ChecksumMismatch {
@@ -119,7 +129,12 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "offset {} ({:#x}): {}", self.inner.offset, self.inner.offset, self.inner.kind)?;
+        // A writer's refusal of a record that has no position in its input names no offset.
+        if matches!(self.inner.kind, ErrorKind::Unrepresentable { .. }) && self.inner.offset == 0 {
+            write!(f, "{}", self.inner.kind)?;
+        } else {
+            write!(f, "offset {} ({:#x}): {}", self.inner.offset, self.inner.offset, self.inner.kind)?;
+        }
         if let Some(key) = &self.inner.key {
             write!(f, " (while reading key \"{}\")", escape_bytes(key))?;
         }

@@ -20,6 +20,11 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// True when the filter keeps every key.
+    pub fn is_empty(&self) -> bool {
+        self.dbs.is_empty() && !self.needs_key() && self.kinds.is_empty() && self.expired_at_ms.is_none()
+    }
+
     /// True when the filter needs the key name.
     pub fn needs_key(&self) -> bool {
         self.key_glob.is_some() || self.key_regex.is_some()

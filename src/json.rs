@@ -197,7 +197,7 @@ pub fn write_key(out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: &Bytes<'_>, value
             member!(out, "flags");
             write_int(out, class.flags());
             member!(out, "payload");
-            write_bytes(out, class.payload);
+            write_bytes(out, &class.payload);
             out.push(b'}');
         });
     }
@@ -225,7 +225,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
             member!(out, "encver");
             write_int(out, m.encver());
             member!(out, "payload");
-            write_bytes(out, m.payload);
+            write_bytes(out, &m.payload);
             out.push(b'}');
         }
     }

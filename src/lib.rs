@@ -5,6 +5,8 @@ pub mod aof;
 pub mod check;
 pub mod convert;
 pub mod cursor;
+pub mod dataset;
+pub mod emit;
 pub mod error;
 pub mod filter;
 pub mod glob;

@@ -6,3 +6,4 @@ mod corpus;
 mod fixtures;
 mod robustness;
 mod support;
+mod write_oracle;

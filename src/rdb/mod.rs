@@ -17,6 +17,7 @@ pub mod reader;
 pub mod stream;
 pub mod string;
 pub mod value;
+pub mod write;
 pub mod ziplist;
 pub mod zipmap;
 

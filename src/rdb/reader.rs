@@ -176,7 +176,7 @@ pub struct KeyMetaClass<'a> {
     /// Class spec: 4-character name in bits 31..8, version in bits 7..3, flags in bits 2..0.
     pub spec: u32,
     /// The module items, end marker included.
-    pub payload: &'a [u8],
+    pub payload: std::borrow::Cow<'a, [u8]>,
 }
 
 /// Most metadata classes a key can carry (`KEY_META_MAX_NUM_MODULES`).
@@ -211,7 +211,7 @@ fn read_key_meta<'a>(cur: &mut Cursor<'a>) -> Result<Vec<KeyMetaClass<'a>>> {
     let mut classes = Vec::new();
     for _ in 0..n {
         let spec = cur.u32_le("key metadata class spec")?;
-        classes.push(KeyMetaClass { spec, payload: module::walk_items(cur)? });
+        classes.push(KeyMetaClass { spec, payload: module::walk_items(cur)?.into() });
     }
     Ok(classes)
 }
@@ -445,7 +445,7 @@ mod tests {
         assert_eq!(key.key_meta.len(), 1);
         let class = &key.key_meta[0];
         assert_eq!((class.name().as_str(), class.version(), class.flags()), ("ABCD", 1, 1));
-        assert_eq!(class.payload, &[2, 5, 0]);
+        assert_eq!(*class.payload, [2, 5, 0]);
         assert_eq!(key.value().unwrap(), Value::String(crate::rdb::Bytes::Borrowed(b"v")));
         let Record::Eof(trailer) = recs[1] else { panic!("expected EOF") };
         assert!(verify_checksum(&file, &trailer).unwrap());

@@ -205,6 +205,60 @@ fn read_node_entries<'b>(
     NodeReader { lp: &mut lp, at: base }.read_entries(master, out)
 }
 
+impl Stream<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> Stream<'static> {
+        Stream {
+            entries: self.entries.into_iter().map(StreamEntry::into_owned).collect(),
+            length: self.length,
+            last_id: self.last_id,
+            first_id: self.first_id,
+            max_deleted_id: self.max_deleted_id,
+            entries_added: self.entries_added,
+            groups: self.groups.into_iter().map(ConsumerGroup::into_owned).collect(),
+            idmp: self.idmp.map(Idmp::into_owned),
+        }
+    }
+}
+
+impl ConsumerGroup<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> ConsumerGroup<'static> {
+        ConsumerGroup {
+            name: self.name.into_owned(),
+            last_id: self.last_id,
+            entries_read: self.entries_read,
+            pending: self.pending,
+            consumers: self
+                .consumers
+                .into_iter()
+                .map(|c| Consumer {
+                    name: c.name.into_owned(),
+                    seen_time_ms: c.seen_time_ms,
+                    active_time_ms: c.active_time_ms,
+                    pending: c.pending,
+                })
+                .collect(),
+            nacked: self.nacked,
+        }
+    }
+}
+
+impl Idmp<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> Idmp<'static> {
+        let producers = self
+            .producers
+            .into_iter()
+            .map(|p| IdmpProducer {
+                pid: p.pid.into_owned(),
+                entries: p.entries.into_iter().map(|(iid, id)| (iid.into_owned(), id)).collect(),
+            })
+            .collect();
+        Idmp { producers, ..self }
+    }
+}
+
 impl StreamEntry<'_> {
     /// A copy that borrows nothing.
     pub fn into_owned(self) -> StreamEntry<'static> {

@@ -81,6 +81,17 @@ pub struct HashField<'a> {
     pub expire_ms: Option<i64>,
 }
 
+impl HashField<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> HashField<'static> {
+        HashField {
+            field: self.field.into_owned(),
+            value: self.value.into_owned(),
+            expire_ms: self.expire_ms,
+        }
+    }
+}
+
 /// A decoded value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value<'a> {
@@ -101,6 +112,20 @@ pub enum Value<'a> {
 }
 
 impl Value<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> Value<'static> {
+        let all = |v: Vec<Bytes<'_>>| v.into_iter().map(Bytes::into_owned).collect();
+        match self {
+            Value::String(s) => Value::String(s.into_owned()),
+            Value::List(v) => Value::List(all(v)),
+            Value::Set(v) => Value::Set(all(v)),
+            Value::ZSet(v) => Value::ZSet(v.into_iter().map(|(m, s)| (m.into_owned(), s)).collect()),
+            Value::Hash(v) => Value::Hash(v.into_iter().map(HashField::into_owned).collect()),
+            Value::Stream(s) => Value::Stream(Box::new(s.into_owned())),
+            Value::Module(m) => Value::Module(m.into_owned()),
+        }
+    }
+
     /// The logical type.
     pub fn kind(&self) -> Kind {
         match self {

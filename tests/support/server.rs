@@ -420,6 +420,20 @@ impl Server {
         }
     }
 
+    /// `SAVE`s the dataset and returns the RDB file the server wrote (its `--dir` and
+    /// `--dbfilename`, `dump.rdb` unless the server was started with another).
+    pub fn save(&mut self) -> Vec<u8> {
+        assert_eq!(self.command(&["SAVE"]), Reply::Simple("OK".into()), "{}: SAVE", self.kind.name());
+        let Reply::Array(Some(pair)) = self.command(&["CONFIG", "GET", "dbfilename"]) else {
+            panic!("{}: CONFIG GET dbfilename", self.kind.name())
+        };
+        let Some(Reply::Bulk(Some(name))) = pair.get(1) else {
+            panic!("{}: no dbfilename", self.kind.name())
+        };
+        let dir = self.log.parent().expect("the log is in the server's directory");
+        fs::read(dir.join(String::from_utf8_lossy(name).as_ref())).expect("reading the saved RDB")
+    }
+
     /// `DBSIZE` of the selected database (0).
     pub fn dbsize(&mut self) -> i64 {
         match self.command(&["DBSIZE"]) {
@@ -505,8 +519,35 @@ pub fn load_aof(kind: Kind, aof: Aof<'_>, load_truncated: bool) -> Result<Digest
 
 /// Starts a fresh `kind` on an RDB file (`dump.rdb`) and returns the dataset's `DEBUG DIGEST`.
 pub fn load_rdb(kind: Kind, bytes: &[u8]) -> Result<Digest, LoadFailure> {
+    load_rdb_and_save(kind, bytes).map(|(digest, _)| digest)
+}
+
+/// [`load_rdb`], also returning the RDB file the server `SAVE`s of what it loaded.
+pub fn load_rdb_and_save(kind: Kind, bytes: &[u8]) -> Result<(Digest, Vec<u8>), LoadFailure> {
     let dir = tempfile::tempdir().expect("temporary directory");
     fs::write(dir.path().join("dump.rdb"), bytes).expect("writing the RDB");
     let mut server = Server::start(kind, dir.path(), &["--appendonly", "no", "--dbfilename", "dump.rdb"])?;
-    Ok(server.digest())
+    Ok((server.digest(), server.save()))
+}
+
+/// Starts a fresh, empty `kind`, sends every command of `resp` (as `redis-cli --pipe` would)
+/// and returns the dataset's `DEBUG DIGEST` and the server's own RDB of it; an error reply
+/// fails with the command.
+pub fn replay_resp(kind: Kind, resp: &[u8]) -> Result<(Digest, Vec<u8>), String> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut server = Server::start(kind, dir.path(), &["--appendonly", "no"]).map_err(|f| f.to_string())?;
+    let parser = aoftool::aof::resp::Parser::new(resp, 0);
+    let mut pos = 0;
+    while pos < resp.len() {
+        let (item, end) = parser.item(pos).map_err(|e| e.to_string())?;
+        if let aoftool::aof::resp::Item::Command(cmd) = item {
+            let args: Vec<&[u8]> = cmd.args().collect();
+            if let Reply::Error(e) = server.command(&args) {
+                let shown: Vec<String> = args.iter().take(6).map(|a| a.escape_ascii().to_string()).collect();
+                return Err(format!("{}: {e} for {}", kind.name(), shown.join(" ")));
+            }
+        }
+        pos = end;
+    }
+    Ok((server.digest(), server.save()))
 }

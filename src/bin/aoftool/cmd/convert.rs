@@ -1,12 +1,15 @@
-//! `aoftool convert INPUT --to jsonl|json`: an RDB file as JSON.
+//! `aoftool convert INPUT --to jsonl|json|rdb|resp`: an RDB file as JSON, as an RDB file of
+//! another version, or as the commands that recreate it.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use aoftool::Input;
 use aoftool::convert::{ChecksumPolicy, ChecksumState, JsonFormat, JsonOptions, rdb_to_json};
+use aoftool::emit;
 use aoftool::filter::Filter;
 use aoftool::rdb::Kind;
+use aoftool::rdb::write::{Lossy, Target, ValueWriter};
 use clap::ValueEnum;
 
 use crate::Outcome;
@@ -19,6 +22,10 @@ pub enum Format {
     Jsonl,
     /// One JSON array.
     Json,
+    /// An RDB file (version from --rdb-version).
+    Rdb,
+    /// RESP commands that recreate the dataset (for `redis-cli --pipe`).
+    Resp,
 }
 
 /// Arguments of `convert`.
@@ -53,6 +60,19 @@ pub struct Args {
     /// Report a checksum mismatch as a warning and keep the output.
     #[arg(long)]
     ignore_checksum: bool,
+    /// RDB format to write (rdb; and RESTORE payloads of resp): 9, 10, 11, 12 or valkey80.
+    /// Default: the input's version, moved into that range; 10 without one.
+    #[arg(long, value_name = "VERSION")]
+    rdb_version: Option<String>,
+    /// resp: write every key as RESTORE with a DUMP payload instead of creating commands.
+    #[arg(long)]
+    restore: bool,
+    /// Write hashes with field TTLs without them when the target has none (reported).
+    #[arg(long)]
+    drop_field_ttls: bool,
+    /// Leave out function libraries when the target has none (RDB 9; reported).
+    #[arg(long)]
+    drop_functions: bool,
     /// Worker threads (default: all cores). Output is identical for any value.
     #[arg(long)]
     threads: Option<usize>,
@@ -63,15 +83,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let filter = build_filter(&args)?;
     let input = Input::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
     let data = input.bytes();
+    let threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let checksum = if args.ignore_checksum { ChecksumPolicy::Warn } else { ChecksumPolicy::Verify };
+    if matches!(args.to, Format::Rdb | Format::Resp) {
+        return write_dataset(&args, data, filter, threads, checksum);
+    }
     let options = JsonOptions {
         format: match args.to {
             Format::Jsonl => JsonFormat::Lines,
-            Format::Json => JsonFormat::Document,
+            _ => JsonFormat::Document,
         },
         filter,
         include_meta: !args.keys_only,
-        threads: args.threads.unwrap_or_else(rayon::current_num_threads).max(1),
-        checksum: if args.ignore_checksum { ChecksumPolicy::Warn } else { ChecksumPolicy::Verify },
+        threads,
+        checksum,
     };
     let mut out = Output::create(args.output.as_deref())?;
     let bar = crate::progress::bar(data.len() as u64);
@@ -79,14 +104,77 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .with_context(|| args.input.display().to_string())?;
     bar.finish_and_clear();
     out.finish()?;
-    if let ChecksumState::Mismatch { stored, computed } = summary.checksum {
+    Ok(checksum_outcome(&args, summary.checksum))
+}
+
+/// Warns about a checksum mismatch that `--ignore-checksum` let through.
+fn checksum_outcome(args: &Args, checksum: ChecksumState) -> Outcome {
+    if let ChecksumState::Mismatch { stored, computed } = checksum {
         eprintln!(
             "aoftool: warning: {}: CRC-64 mismatch: stored {stored:#018x}, computed {computed:#018x}",
             args.input.display()
         );
-        return Ok(Outcome::Problems);
+        return Outcome::Problems;
     }
-    Ok(Outcome::Ok)
+    Outcome::Ok
+}
+
+/// `--to rdb|resp`.
+fn write_dataset(
+    args: &Args,
+    data: &[u8],
+    filter: Filter,
+    threads: usize,
+    checksum: ChecksumPolicy,
+) -> anyhow::Result<Outcome> {
+    let header = aoftool::rdb::Reader::new(data).ok().map(|r| r.header());
+    let target = match &args.rdb_version {
+        Some(v) => Target::parse(v).with_context(|| {
+            format!("--rdb-version {v:?}: aoftool writes 9, 10, 11, 12 (REDIS) and valkey80 (VALKEY080)")
+        })?,
+        None => Target::for_input(header),
+    };
+    let lossy = Lossy { field_ttls: args.drop_field_ttls, functions: args.drop_functions };
+    let values = ValueWriter::new(target, lossy);
+    let format = match args.to {
+        Format::Rdb => emit::Format::Rdb(values),
+        _ => emit::Format::Resp(emit::RespWriter::new(values, args.restore)),
+    };
+    let options = emit::Options { format, filter, threads, checksum };
+    let mut out = Output::create(args.output.as_deref())?;
+    let bar = crate::progress::bar(data.len() as u64);
+    let summary = emit::rdb_to(data, &options, &mut out, &|pos| bar.set_position(pos))
+        .with_context(|| args.input.display().to_string())?;
+    bar.finish_and_clear();
+    out.finish()?;
+    report(&summary, target, args.to);
+    Ok(checksum_outcome(args, summary.checksum))
+}
+
+/// The closing summary on standard error, with everything the output format changed.
+fn report(summary: &emit::Summary, target: Target, to: Format) {
+    let what = match to {
+        Format::Rdb => format!("an RDB file, {target}"),
+        _ => "RESP".to_string(),
+    };
+    eprintln!(
+        "aoftool: wrote {} of {} keys as {what}: {} bytes",
+        summary.keys_written, summary.keys_read, summary.bytes_written
+    );
+    let adj = &summary.adjustments;
+    let notes = [
+        (adj.empty_keys_skipped, "empty keys left out (servers drop them on load)"),
+        (adj.field_ttls_dropped, "hash field TTLs dropped (--drop-field-ttls)"),
+        (adj.functions_dropped, "function libraries dropped (--drop-functions)"),
+        (adj.stream_metadata_dropped, "streams lost metadata this format has no place for"),
+        (
+            adj.pending_entries_dropped,
+            "pending entries of deleted stream entries lost (XCLAIM cannot recreate them)",
+        ),
+    ];
+    for (count, note) in notes.iter().filter(|(n, _)| *n > 0) {
+        eprintln!("aoftool: note: {count} {note}");
+    }
 }
 
 fn build_filter(args: &Args) -> anyhow::Result<Filter> {
