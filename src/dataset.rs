@@ -25,7 +25,8 @@ pub enum Item<'a> {
         /// The library source.
         code: Bytes<'a>,
     },
-    /// A function from a Redis 7.0 release candidate, which no released server loads.
+    /// A function library from a Redis 7.0 release candidate (`FUNCTION CREATE`): released
+    /// servers load it as [`Item::Function`] with the source [`pre_ga_library_code`] builds.
     FunctionPreGa {
         /// Function name.
         name: Bytes<'a>,
@@ -154,4 +155,16 @@ impl<'a> Entry<'a> {
             value: entry.value()?,
         })
     }
+}
+
+/// The source of a released-format library for a Redis 7.0 release-candidate function: the
+/// `#!<engine> name=<name>` line, then the code (the description has no place there).
+pub fn pre_ga_library_code(name: &Bytes<'_>, engine: &Bytes<'_>, code: &Bytes<'_>) -> Vec<u8> {
+    let mut out = b"#!".to_vec();
+    out.extend(engine.as_cow().to_ascii_lowercase());
+    out.extend_from_slice(b" name=");
+    out.extend_from_slice(&name.as_cow());
+    out.push(b'\n');
+    out.extend_from_slice(&code.as_cow());
+    out
 }

@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 // ---------------------------------------------------------------------------------------------
 
 /// The corpus root, or `None` (after a notice) when this machine does not have it.
-fn corpus() -> Option<PathBuf> {
+pub(crate) fn corpus() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("AOFTOOL_CORPUS") {
         let dir = PathBuf::from(dir);
         assert!(dir.join("manifest.json").is_file(), "AOFTOOL_CORPUS={} has no manifest.json", dir.display());
@@ -43,7 +43,7 @@ fn corpus() -> Option<PathBuf> {
 }
 
 /// Every file under `root`, as sorted paths relative to it with `/` separators.
-fn files(root: &Path) -> Vec<String> {
+pub(crate) fn files(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();

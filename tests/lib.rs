@@ -3,6 +3,7 @@
 mod check_oracle;
 mod cli;
 mod corpus;
+mod corpus_write;
 mod fixtures;
 mod robustness;
 mod support;

@@ -3,7 +3,7 @@
 //! `XSETID` + `XGROUP CREATE` + `XCLAIM`, libraries as `FUNCTION LOAD`. Module values (and,
 //! on request, every key) become `RESTORE` with a DUMP payload.
 
-use crate::dataset::{Entry, Item};
+use crate::dataset::{Entry, Item, pre_ga_library_code};
 use crate::error::{Error, ErrorKind, Result};
 use crate::rdb::stream::{Stream, StreamId};
 use crate::rdb::write::record::{dump_payload, is_empty_collection};
@@ -46,8 +46,13 @@ impl RespWriter {
                 Command::new(out, 3).arg(b"FUNCTION").arg(b"LOAD").bytes(code);
                 Ok(true)
             }
-            Item::FunctionPreGa { .. } => {
-                Err(refuse("a function from a Redis 7.0 release candidate", "; no released server loads it"))
+            Item::FunctionPreGa { name, engine, description, code } => {
+                adj.function_descriptions_dropped += u64::from(description.is_some());
+                Command::new(out, 3)
+                    .arg(b"FUNCTION")
+                    .arg(b"LOAD")
+                    .arg(&pre_ga_library_code(name, engine, code));
+                Ok(true)
             }
             Item::ModuleAux { .. } => Err(refuse("module aux data", "; convert to an RDB file instead")),
             Item::SlotImport { .. } => {

@@ -4,9 +4,9 @@
 use super::record::is_empty_collection;
 use super::target::{FieldTtls, Target};
 use super::value::Lossy;
-use crate::dataset::{Entry, Item};
-use crate::rdb::Value;
+use crate::dataset::{Entry, Item, pre_ga_library_code};
 use crate::rdb::stream::{Stream, StreamId};
+use crate::rdb::{Bytes, Value};
 
 /// The item as reading back a file written for `target` gives it, in canonical order
 /// (see [`canonicalize`]); `None` for what the writer does not carry over (aux fields,
@@ -15,7 +15,14 @@ pub fn as_written(target: Target, item: &Item<'_>, lossy: Lossy) -> Option<Item<
     let Item::Key(entry) = item else {
         return match item {
             Item::Aux { .. } => None,
-            Item::Function { .. } if lossy.functions && !target.has_functions() => None,
+            Item::Function { .. } | Item::FunctionPreGa { .. }
+                if lossy.functions && !target.has_functions() =>
+            {
+                None
+            }
+            Item::FunctionPreGa { name, engine, code, .. } => {
+                Some(Item::Function { code: Bytes::Owned(pre_ga_library_code(name, engine, code)) })
+            }
             other => Some(owned_item(other)),
         };
     };

@@ -15,15 +15,17 @@ const MIN_MATCH: usize = 3;
 const MAX_MATCH: usize = 264;
 /// Length code (`len - 2`) from which an extra length byte follows.
 const LONG_CODE: usize = 7;
-/// Bounds of the hash table size (log2 of its entries): small inputs get small tables.
+/// Smallest hash table (log2 of its slots), kept on the stack; larger inputs get larger tables.
 const MIN_HASH_LOG: u32 = 8;
+/// Largest hash table: 16384 slots (64 KiB), plenty for the 8 KiB window.
 const MAX_HASH_LOG: u32 = 14;
-/// After every 2^SKIP_STRENGTH positions without a match, the search steps one byte further,
-/// so incompressible data is scanned quickly.
+/// After every 2^SKIP_STRENGTH failed probes since the last match, the search steps one byte
+/// further, so incompressible data is scanned quickly (as LZ4 does).
 const SKIP_STRENGTH: u32 = 6;
 
 /// Compresses `input`; `None` when the result would take more than `max_out` bytes (it stops as
-/// soon as that is certain and never allocates more) or when `input` is empty (as liblzf).
+/// soon as that is certain, and its output buffer never holds more) or when `input` is empty
+/// (as liblzf). Besides the output it uses at most a 64 KiB hash table.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let n = input.len();
     if n == 0 {

@@ -26,6 +26,9 @@ pub struct Adjustments {
     pub field_ttls_dropped: u64,
     /// Function libraries left out (`--drop-functions`, target without functions).
     pub functions_dropped: u64,
+    /// Descriptions of Redis 7.0 release-candidate functions, which released libraries have
+    /// no place for (the functions themselves are written as libraries).
+    pub function_descriptions_dropped: u64,
     /// Streams whose metadata the target's stream layout has no place for (entries added,
     /// max deleted id, entries read before RDB 10; consumer active time before RDB 11).
     pub stream_metadata_dropped: u64,
@@ -41,6 +44,7 @@ impl Adjustments {
     pub fn add(&mut self, other: &Adjustments) {
         self.field_ttls_dropped += other.field_ttls_dropped;
         self.functions_dropped += other.functions_dropped;
+        self.function_descriptions_dropped += other.function_descriptions_dropped;
         self.stream_metadata_dropped += other.stream_metadata_dropped;
         self.empty_keys_skipped += other.empty_keys_skipped;
         self.pending_entries_dropped += other.pending_entries_dropped;

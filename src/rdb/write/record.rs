@@ -5,9 +5,9 @@ use super::Adjustments;
 use super::primitive::{put_bytes, put_len, put_string};
 use super::target::Target;
 use super::value::{ValueWriter, unrepresentable};
-use crate::dataset::{Entry, Item};
+use crate::dataset::{Entry, Item, pre_ga_library_code};
 use crate::error::Result;
-use crate::rdb::{Value, Vendor};
+use crate::rdb::{Bytes, Value, Vendor};
 
 const OP_SLOT_IMPORT: u8 = 243;
 const OP_FUNCTION2: u8 = 245;
@@ -119,13 +119,10 @@ pub fn put_item(vw: &ValueWriter, item: &Item<'_>, out: &mut Vec<u8>, adj: &mut 
                 "; --drop-functions leaves them out",
             ));
         }
-        Item::FunctionPreGa { name, .. } => {
-            let name = name.with_bytes(crate::error::escape_bytes);
-            return Err(unrepresentable(
-                target,
-                format!("function \"{name}\" from a Redis 7.0 release candidate"),
-                "; no released server loads it: recreate it as a library",
-            ));
+        Item::FunctionPreGa { name, engine, description, code } => {
+            let code = Bytes::Owned(pre_ga_library_code(name, engine, code));
+            adj.function_descriptions_dropped += u64::from(description.is_some());
+            return put_item(vw, &Item::Function { code }, out, adj);
         }
         Item::ModuleAux { id, when, payload } => {
             out.push(OP_MODULE_AUX);

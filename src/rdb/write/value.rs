@@ -55,6 +55,10 @@ impl Default for Limits {
 /// Elements this large get a quicklist node of their own, stored plain (`packed_threshold`).
 const PLAIN_NODE_BYTES: usize = 1 << 30;
 
+/// Most entries in one quicklist node: servers keep a node's count in 16 bits and silently
+/// lose entries past it.
+const MAX_NODE_ENTRIES: usize = u16::MAX as usize;
+
 /// Quicklist2 node containers.
 const CONTAINER_PLAIN: u64 = 1;
 const CONTAINER_PACKED: u64 = 2;
@@ -132,7 +136,9 @@ impl ValueWriter {
                     nodes.push((CONTAINER_PLAIN, b.to_vec().into()));
                     return;
                 }
-                if !node.is_empty() && node.bytes_len() + b.len() + 11 > self.limits.list_node_bytes {
+                let full = node.len() >= MAX_NODE_ENTRIES
+                    || node.bytes_len() + b.len() + 11 > self.limits.list_node_bytes;
+                if !node.is_empty() && full {
                     nodes.push((CONTAINER_PACKED, node.take().into()));
                 }
                 node.push(b);
@@ -351,9 +357,13 @@ impl Blob {
     }
 
     fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn len(&self) -> usize {
         match self {
-            Blob::Listpack(b) => b.is_empty(),
-            Blob::Ziplist(b) => b.is_empty(),
+            Blob::Listpack(b) => b.len(),
+            Blob::Ziplist(b) => b.len(),
         }
     }
 

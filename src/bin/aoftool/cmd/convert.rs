@@ -166,6 +166,7 @@ fn report(summary: &emit::Summary, target: Target, to: Format) {
         (adj.empty_keys_skipped, "empty keys left out (servers drop them on load)"),
         (adj.field_ttls_dropped, "hash field TTLs dropped (--drop-field-ttls)"),
         (adj.functions_dropped, "function libraries dropped (--drop-functions)"),
+        (adj.function_descriptions_dropped, "descriptions of Redis 7.0 release-candidate functions dropped"),
         (adj.stream_metadata_dropped, "streams lost metadata this format has no place for"),
         (
             adj.pending_entries_dropped,

@@ -1,0 +1,88 @@
+//! Every corpus RDB that converts to JSON also goes through the writer: written in the
+//! default format for its version (and in every other format that can hold it), it reads
+//! back to the same data. What no writable format can hold is refused by name.
+
+use std::fs;
+
+use aoftool::convert::ChecksumPolicy;
+use aoftool::dataset::Item;
+use aoftool::emit::{self, Format};
+use aoftool::filter::Filter;
+use aoftool::rdb::write::expect::{as_written, canonicalize};
+use aoftool::rdb::write::{Lossy, Target, ValueWriter};
+use aoftool::rdb::{Reader, Record};
+use aoftool::{Error, ErrorKind};
+
+use crate::corpus::{corpus, files};
+
+/// Every item of an RDB file (keys with canonically ordered values), or the first error.
+fn read_items(rdb: &[u8]) -> Result<Vec<Item<'static>>, Error> {
+    let mut reader = Reader::new(rdb)?;
+    let mut items = Vec::new();
+    while let Some(record) = reader.next_record()? {
+        if matches!(record, Record::Aux { .. }) {
+            continue;
+        }
+        if let Some(mut item) = Item::from_record(&record)? {
+            if let Item::Key(e) = &mut item {
+                canonicalize(&mut e.value);
+            }
+            items.push(item.into_owned());
+        }
+    }
+    Ok(items)
+}
+
+fn write(source: &[u8], target: Target) -> Result<Vec<u8>, Error> {
+    let format = Format::Rdb(ValueWriter::new(target, Lossy::default()));
+    let options =
+        emit::Options { format, filter: Filter::default(), threads: 2, checksum: ChecksumPolicy::Warn };
+    let mut out = Vec::new();
+    emit::rdb_to(source, &options, &mut out, &|_| {})?;
+    Ok(out)
+}
+
+/// What the writer refuses in corpus files, by the words of its message.
+const REFUSALS: [&str; 4] = ["module key metadata", "idempotent-producer", "release candidate", "NACKed"];
+
+#[test]
+fn every_readable_corpus_rdb_writes_and_reads_back_the_same() {
+    let Some(root) = corpus() else { return };
+    let (mut written, mut refused, mut versions) = (0, Vec::new(), 0);
+    for name in files(&root).into_iter().filter(|f| f.ends_with(".rdb")) {
+        let source = fs::read(root.join(&name)).unwrap();
+        let Ok(items) = read_items(&source) else { continue };
+        let header = Reader::new(&source).unwrap().header();
+        let default = Target::for_input(Some(header));
+        for target in [default].into_iter().chain(Target::ALL.into_iter().filter(|t| *t != default)) {
+            let out = match write(&source, target) {
+                Ok(out) => out,
+                Err(e) if target == default => {
+                    let message = e.to_string();
+                    assert!(
+                        matches!(e.kind(), ErrorKind::Unrepresentable { .. })
+                            && REFUSALS.iter().any(|r| message.contains(r)),
+                        "{name}: unexpected refusal: {message}"
+                    );
+                    refused.push(name.clone());
+                    break;
+                }
+                // Other targets may refuse what they cannot hold (functions, field TTLs).
+                Err(e) => {
+                    assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{name} as {target}: {e}");
+                    continue;
+                }
+            };
+            let expected: Vec<Item<'static>> =
+                items.iter().filter_map(|i| as_written(target, i, Lossy::default())).collect();
+            let back = read_items(&out).unwrap_or_else(|e| panic!("{name} as {target}: {e}"));
+            assert!(back == expected, "{name} as {target}: reads back differently");
+            versions += 1;
+            if target == default {
+                written += 1;
+            }
+        }
+    }
+    eprintln!("{written} corpus files written ({versions} file/format pairs); refused: {refused:?}");
+    assert!(written > 50, "only {written} corpus files were written");
+}
