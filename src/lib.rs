@@ -12,6 +12,7 @@ pub mod filter;
 pub mod glob;
 pub mod input;
 pub mod json;
+pub mod json_reader;
 pub mod parallel;
 pub mod rdb;
 pub mod safe_write;

@@ -1,10 +1,11 @@
 //! Every corpus RDB that converts to JSON also goes through the writer: written in the
 //! default format for its version (and in every other format that can hold it), it reads
-//! back to the same data. What no writable format can hold is refused by name.
+//! back to the same data, directly and through JSON Lines. What no writable format can hold
+//! is refused by name.
 
 use std::fs;
 
-use aoftool::convert::ChecksumPolicy;
+use aoftool::convert::{ChecksumPolicy, JsonFormat, JsonOptions, rdb_to_json};
 use aoftool::dataset::Item;
 use aoftool::emit::{self, Format};
 use aoftool::filter::Filter;
@@ -40,6 +41,25 @@ fn write(source: &[u8], target: Target) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     emit::rdb_to(source, &options, &mut out, &|_| {})?;
     Ok(out)
+}
+
+/// The file converted to JSON Lines, and that converted to an RDB file.
+fn write_via_json(source: &[u8], target: Target) -> Vec<u8> {
+    let options = JsonOptions {
+        format: JsonFormat::Lines,
+        filter: Filter::default(),
+        include_meta: true,
+        threads: 2,
+        checksum: ChecksumPolicy::Warn,
+    };
+    let mut json = Vec::new();
+    rdb_to_json(source, &options, &mut json, &|_| {}).unwrap();
+    let format = Format::Rdb(ValueWriter::new(target, Lossy::default()));
+    let options =
+        emit::Options { format, filter: Filter::default(), threads: 2, checksum: ChecksumPolicy::Warn };
+    let mut out = Vec::new();
+    emit::json_to(&json, &options, &mut out, &|_| {}).unwrap();
+    out
 }
 
 /// What the writer refuses in corpus files, by the words of its message.
@@ -80,6 +100,11 @@ fn every_readable_corpus_rdb_writes_and_reads_back_the_same() {
             versions += 1;
             if target == default {
                 written += 1;
+                let via_json = write_via_json(&source, target);
+                assert!(
+                    read_items(&via_json).ok() == Some(back),
+                    "{name}: via JSON Lines reads back differently"
+                );
             }
         }
     }

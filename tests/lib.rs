@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod corpus_write;
 mod fixtures;
+mod json_reader;
 mod robustness;
 mod support;
 mod write_oracle;

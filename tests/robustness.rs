@@ -122,7 +122,7 @@ fn offsets(len: usize, every_below: usize) -> Vec<usize> {
 #[test]
 fn fuzz_regressions_replay_without_panic() {
     type Target = fn(&[u8]);
-    let targets: [(&str, Target); 8] = [
+    let targets: [(&str, Target); 9] = [
         ("rdb", harness::rdb),
         ("listpack", harness::listpack),
         ("ziplist", harness::ziplist),
@@ -131,6 +131,7 @@ fn fuzz_regressions_replay_without_panic() {
         ("lzf", harness::lzf),
         ("manifest", harness::manifest),
         ("resp", harness::resp),
+        ("write_round_trip", harness::write_round_trip),
     ];
     let Ok(dirs) = std::fs::read_dir(root().join("fuzz/regressions")) else { return };
     for dir in dirs.flatten().filter(|d| d.path().is_dir()) {

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use aoftool::convert::ChecksumPolicy;
+use aoftool::convert::{ChecksumPolicy, JsonFormat, JsonOptions, rdb_to_json};
 use aoftool::dataset::{Entry, Item};
 use aoftool::emit::{self, Format, RespWriter};
 use aoftool::filter::Filter;
@@ -153,4 +153,94 @@ fn assert_same(mut got: Vec<Item<'static>>, mut want: Vec<Item<'static>>, what: 
         assert_eq!(g, w, "{what}: first difference");
     }
     assert_eq!(got.len(), want.len(), "{what}: item counts");
+}
+
+fn to_json(source: &[u8], format: JsonFormat) -> Vec<u8> {
+    let options = JsonOptions {
+        format,
+        filter: Filter::default(),
+        include_meta: true,
+        threads: 2,
+        checksum: ChecksumPolicy::Verify,
+    };
+    let mut out = Vec::new();
+    rdb_to_json(source, &options, &mut out, &|_| {}).unwrap();
+    out
+}
+
+fn from_json(json: &[u8], format: Format) -> Vec<u8> {
+    let options =
+        emit::Options { format, filter: Filter::default(), threads: 2, checksum: ChecksumPolicy::Verify };
+    let mut out = Vec::new();
+    emit::json_to(json, &options, &mut out, &|_| {}).unwrap();
+    out
+}
+
+#[test]
+fn rdb_to_json_and_back_loads_with_the_same_digest() {
+    for fixture in &FIXTURES {
+        if !server::available(fixture.server, false) {
+            eprintln!("skipping {}: server not installed", fixture.dir);
+            continue;
+        }
+        let source = fs::read(testdata().join(fixture.dir).join("dump.rdb")).unwrap();
+        let native = Target::parse(fixture.restore[0]).unwrap();
+        let lines = to_json(&source, JsonFormat::Lines);
+        let document = to_json(&source, JsonFormat::Document);
+        let rdb = from_json(&lines, Format::Rdb(ValueWriter::new(native, Lossy::default())));
+        assert_eq!(rdb, from_json(&document, Format::Rdb(ValueWriter::new(native, Lossy::default()))));
+        let (digest, saved) = server::load_rdb_and_save(fixture.server, &rdb).unwrap();
+        assert_eq!(digest, expected_digest(fixture), "{} via JSON Lines to RDB", fixture.dir);
+        let expected =
+            read_items(&source).iter().filter_map(|i| as_written(native, i, Lossy::default())).collect();
+        assert_same(read_items(&saved), expected, &format!("{} via JSON Lines to RDB", fixture.dir));
+        let resp = from_json(
+            &lines,
+            Format::Resp(RespWriter::new(ValueWriter::new(native, Lossy::default()), false)),
+        );
+        let (digest, _) = server::replay_resp(fixture.server, &resp).unwrap();
+        assert_eq!(digest, expected_digest(fixture), "{} via JSON Lines to RESP", fixture.dir);
+    }
+}
+
+#[test]
+fn an_edited_json_dump_loads_with_the_edit() {
+    if !server::available(Kind::Redis7, false) {
+        return;
+    }
+    let source = fs::read(testdata().join("redis7/dump.rdb")).unwrap();
+    let mut edited = Vec::new();
+    for line in to_json(&source, JsonFormat::Lines).split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let mut record: serde_json::Value = serde_json::from_slice(line).unwrap();
+        if record["type"] == "string" && record["db"] == 0 {
+            record["value"] = serde_json::json!({"base64": "AP8Kxw=="});
+            record["key"] = serde_json::json!(format!("edited:{}", record["key"]));
+        }
+        edited.extend(serde_json::to_vec(&record).unwrap());
+        edited.push(b'\n');
+    }
+    edited.extend_from_slice(
+        b"{\"db\":3,\"key\":\"new\",\"type\":\"zset\",\"value\":[[\"a\",-0.0],[\"b\",\"inf\"]]}\n",
+    );
+    let rdb = from_json(&edited, Format::Rdb(ValueWriter::new(Target::DEFAULT, Lossy::default())));
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("dump.rdb"), &rdb).unwrap();
+    let mut srv = server::Server::start(Kind::Redis7, dir.path(), &["--dbfilename", "dump.rdb"]).unwrap();
+    let server::Reply::Array(Some(keys)) = srv.command(&["KEYS", "edited:*"]) else { panic!("KEYS") };
+    assert!(!keys.is_empty());
+    for key in keys {
+        let server::Reply::Bulk(Some(key)) = key else { panic!("key") };
+        assert_eq!(
+            srv.command(&[&b"GET"[..], &key]),
+            server::Reply::Bulk(Some(b"\x00\xff\x0a\xc7".to_vec()))
+        );
+    }
+    srv.command(&["SELECT", "3"]);
+    let reply = srv.command(&["ZRANGE", "new", "0", "-1", "WITHSCORES"]);
+    let strings = |v: &[&str]| {
+        server::Reply::Array(Some(
+            v.iter().map(|s| server::Reply::Bulk(Some(s.as_bytes().to_vec()))).collect(),
+        ))
+    };
+    assert_eq!(reply, strings(&["a", "-0", "b", "inf"]));
 }

@@ -13,6 +13,7 @@ use crate::convert::{ChecksumPolicy, ChecksumState};
 use crate::dataset::{Entry, Item};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
+use crate::json_reader::{JsonReader, Line, parse_line};
 use crate::parallel::ordered_map;
 use crate::rdb::batch::Batches;
 use crate::rdb::reader::{Record, Trailer, verify_checksum};
@@ -106,6 +107,128 @@ pub fn rdb_to(
     })
 }
 
+/// Converts a dataset in JSON Lines or one JSON document (`data`, the whole input; the
+/// schema `convert --to jsonl` writes) to `options.format` on `out`.
+///
+/// JSON Lines are parsed on all cores; a document is read in order and encoded on all cores.
+/// `progress` is called with the input offset reached.
+///
+/// # Errors
+/// The first error in input order: a record that is not in the schema (with its offset),
+/// something the output cannot hold, or a write failure.
+pub fn json_to(
+    data: &[u8],
+    options: &Options,
+    out: impl Write,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary> {
+    let reader = JsonReader::new(data)?;
+    let header_at = reader.header().map(|_| first_record_offset(data));
+    let ctime = reader
+        .map_while(|item| match item {
+            Ok(Item::Aux { name, value }) => Some((name, value)),
+            _ => None,
+        })
+        .find(|(name, _)| name.as_cow().as_ref() == b"ctime")
+        .and_then(|(_, value)| value.with_bytes(|b| std::str::from_utf8(b).ok()?.parse().ok()));
+    let mut sink = Sink::new(&options.format, out, ctime)?;
+    let mut counts = Counts::default();
+    let encode = |batch: JsonBatch<'_>| encode_json_batch(batch, options, header_at);
+    let write = |encoded: Encoded| sink.write(encoded, &mut counts);
+    if data.get(first_record_offset(data) as usize) == Some(&b'[') {
+        let mut items = JsonReader::new(data)?;
+        let batches = std::iter::from_fn(|| {
+            let batch: Result<Vec<Item<'static>>> = items.by_ref().take(JSON_BATCH_ITEMS).collect();
+            match batch {
+                Ok(b) if b.is_empty() => None,
+                other => Some(other.map(JsonBatch::Items)),
+            }
+        });
+        ordered_map(options.threads, batches, encode, write)?;
+    } else {
+        ordered_map(options.threads, line_batches(data, progress).map(Ok), encode, write)?;
+    }
+    let (bytes_written, adjustments) = sink.finish(counts.adjustments)?;
+    Ok(Summary {
+        keys_read: counts.keys_read,
+        keys_written: counts.keys_written,
+        bytes_written,
+        adjustments,
+        checksum: ChecksumState::Absent,
+    })
+}
+
+/// Items per batch of a JSON document, and input bytes per batch of JSON Lines.
+const JSON_BATCH_ITEMS: usize = 1024;
+const JSON_BATCH_BYTES: usize = 256 << 10;
+
+/// Part of a JSON input for one worker.
+enum JsonBatch<'a> {
+    /// Whole lines of JSON Lines starting at absolute offset `base`.
+    Lines { text: &'a [u8], base: u64 },
+    /// Records of a JSON document, already parsed.
+    Items(Vec<Item<'static>>),
+}
+
+/// Offset of the first byte that is not whitespace.
+fn first_record_offset(data: &[u8]) -> u64 {
+    data.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(data.len()) as u64
+}
+
+/// Cuts JSON Lines into batches of whole lines of about [`JSON_BATCH_BYTES`].
+fn line_batches<'a>(
+    data: &'a [u8],
+    progress: &'a (dyn Fn(u64) + Sync),
+) -> impl Iterator<Item = JsonBatch<'a>> + Send + 'a {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= data.len() {
+            return None;
+        }
+        let want = (start + JSON_BATCH_BYTES).min(data.len());
+        let end = memchr::memchr(b'\n', &data[want - 1..]).map_or(data.len(), |i| want + i);
+        let batch = JsonBatch::Lines { text: &data[start..end], base: start as u64 };
+        start = end;
+        progress(end as u64);
+        Some(batch)
+    })
+}
+
+fn encode_json_batch(batch: JsonBatch<'_>, options: &Options, header_at: Option<u64>) -> Result<Encoded> {
+    let mut enc = Encoded::default();
+    match batch {
+        JsonBatch::Items(items) => {
+            for item in &items {
+                enc.put_json_item(item, options, None)?;
+            }
+        }
+        JsonBatch::Lines { text, base } => {
+            let mut pos = 0;
+            while pos < text.len() {
+                let end = memchr::memchr(b'\n', &text[pos..]).map_or(text.len(), |i| pos + i + 1);
+                let offset = base + pos as u64;
+                match parse_line(&text[pos..end], offset)? {
+                    Line::Blank => {}
+                    Line::Header(_) if header_at == Some(offset) => {}
+                    Line::Header(_) => {
+                        return Err(Error::new(
+                            ErrorKind::Invalid {
+                                what: "JSON record",
+                                expected: "the header record only as the first record",
+                                found: "a header record".into(),
+                            },
+                            offset,
+                        ));
+                    }
+                    Line::Item(item) => enc.put_json_item(&item, options, Some(offset))?,
+                }
+                pos = end;
+            }
+        }
+    }
+    Ok(enc)
+}
+
 /// The `ctime` aux field among the records before the first key, in Unix seconds.
 fn leading_ctime(mut reader: Reader<'_>) -> Option<u64> {
     while let Ok(Some(Record::Aux { name, value })) = reader.next_record() {
@@ -184,6 +307,34 @@ fn encode_rdb_batch(batch: &[Record<'_>], options: &Options, unfiltered: bool) -
 }
 
 impl Encoded {
+    /// Filters and encodes one parsed record; errors are placed at `offset` when known.
+    fn put_json_item(&mut self, item: &Item<'_>, options: &Options, offset: Option<u64>) -> Result<()> {
+        let place = |e: Error| match offset {
+            Some(at) if e.offset() == 0 => e.at(at),
+            _ => e,
+        };
+        let Item::Key(entry) = item else {
+            if self.put(&options.format, item).map_err(place)? {
+                self.pieces.push(Piece::Other { end: self.bytes.len() });
+            }
+            return Ok(());
+        };
+        self.counts.keys_read += 1;
+        let filter = &options.filter;
+        if !filter.keeps_meta(entry.db, entry.value.kind(), entry.expire_ms)
+            || (filter.needs_key() && !entry.key.with_bytes(|k| filter.keeps_key(k)))
+        {
+            return Ok(());
+        }
+        let written =
+            self.put(&options.format, item).map_err(|e| entry.key.with_bytes(|k| place(e).with_key(k)))?;
+        if written {
+            self.counts.keys_written += 1;
+            self.pieces.push(Piece::Key { db: entry.db, end: self.bytes.len() });
+        }
+        Ok(())
+    }
+
     fn put(&mut self, format: &Format, item: &Item<'_>) -> Result<bool> {
         let adj = &mut self.counts.adjustments;
         match format {

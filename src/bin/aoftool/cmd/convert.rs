@@ -31,7 +31,8 @@ pub enum Format {
 /// Arguments of `convert`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// RDB file to read (`-` for standard input).
+    /// RDB file, or JSON Lines / JSON document as `--to jsonl|json` writes them (`-` for
+    /// standard input).
     input: PathBuf,
     /// Output format.
     #[arg(long = "to", value_enum)]
@@ -85,8 +86,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let data = input.bytes();
     let threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
     let checksum = if args.ignore_checksum { ChecksumPolicy::Warn } else { ChecksumPolicy::Verify };
+    let json_input = is_json(data);
     if matches!(args.to, Format::Rdb | Format::Resp) {
-        return write_dataset(&args, data, filter, threads, checksum);
+        return write_dataset(&args, data, json_input, filter, threads, checksum);
+    }
+    if json_input {
+        bail!("{}: JSON input converts to rdb or resp, not to JSON again", args.input.display());
     }
     let options = JsonOptions {
         format: match args.to {
@@ -123,11 +128,16 @@ fn checksum_outcome(args: &Args, checksum: ChecksumState) -> Outcome {
 fn write_dataset(
     args: &Args,
     data: &[u8],
+    json_input: bool,
     filter: Filter,
     threads: usize,
     checksum: ChecksumPolicy,
 ) -> anyhow::Result<Outcome> {
-    let header = aoftool::rdb::Reader::new(data).ok().map(|r| r.header());
+    let header = if json_input {
+        aoftool::json_reader::JsonReader::new(data).ok().and_then(|r| r.header())
+    } else {
+        aoftool::rdb::Reader::new(data).ok().map(|r| r.header())
+    };
     let target = match &args.rdb_version {
         Some(v) => Target::parse(v).with_context(|| {
             format!("--rdb-version {v:?}: aoftool writes 9, 10, 11, 12 (REDIS) and valkey80 (VALKEY080)")
@@ -143,12 +153,23 @@ fn write_dataset(
     let options = emit::Options { format, filter, threads, checksum };
     let mut out = Output::create(args.output.as_deref())?;
     let bar = crate::progress::bar(data.len() as u64);
-    let summary = emit::rdb_to(data, &options, &mut out, &|pos| bar.set_position(pos))
-        .with_context(|| args.input.display().to_string())?;
+    let progress = |pos| bar.set_position(pos);
+    let summary = if json_input {
+        emit::json_to(data, &options, &mut out, &progress)
+    } else {
+        emit::rdb_to(data, &options, &mut out, &progress)
+    }
+    .with_context(|| args.input.display().to_string())?;
     bar.finish_and_clear();
     out.finish()?;
     report(&summary, target, args.to);
     Ok(checksum_outcome(args, summary.checksum))
+}
+
+/// JSON input (the schema `--to jsonl|json` writes) starts with `{` or `[`; an RDB file
+/// with its magic.
+fn is_json(data: &[u8]) -> bool {
+    matches!(data.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
 }
 
 /// The closing summary on standard error, with everything the output format changed.
