@@ -2,13 +2,15 @@
 
 use std::io::Write;
 
+use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
-use crate::json;
-use crate::parallel::ordered_map;
-use crate::rdb::Reader;
-use crate::rdb::batch::Batches;
-use crate::rdb::reader::{Record, Trailer, verify_checksum};
+use crate::json::{self, JsonValue, KeyWriter};
+use crate::parallel::ordered_map_weighted;
+use crate::rdb::batch::{SPAN_WEIGHT, Span, Spans};
+use crate::rdb::decode::{self, Elem, Scratch};
+use crate::rdb::reader::{Item, KeyEntry, Record, Trailer, verify_checksum};
+use crate::rdb::{Header, RdbStr, Reader};
 
 /// The shape of JSON output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,16 +114,32 @@ pub fn rdb_to_json(
     let mut trailer: Option<Trailer> = None;
     let mut keys_read = 0;
     let mut keys_written = 0;
-    let batches = Batches::new(reader, progress);
-    ordered_map(
+    let spans = Spans::new(reader, progress);
+    // Output buffers go back to the workers once written, so that memory is reused, not churned.
+    let pool = std::sync::Mutex::new(Vec::<Vec<u8>>::new());
+    ordered_map_weighted(
         options.threads,
-        batches,
-        |batch| render_batch(&batch, options),
+        spans,
+        |span| span.weight,
+        in_flight_budget(options.threads),
+        Worker::new,
+        |worker, span| {
+            let buf = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default();
+            render_span(data, header, &span, options, worker, buf)
+        },
         |rendered| {
             keys_read += rendered.keys_read;
             keys_written += rendered.keys_written;
             trailer = trailer.or(rendered.trailer);
-            write_chunk(&rendered.bytes)
+            let written = write_chunk(&rendered.bytes);
+            let mut buf = rendered.bytes;
+            if buf.capacity() <= KEEP_BUFFER {
+                buf.clear();
+                if let Ok(mut p) = pool.lock() {
+                    p.push(buf);
+                }
+            }
+            written
         },
     )?;
     if options.format == JsonFormat::Document {
@@ -162,45 +180,99 @@ fn begin_record(out: &mut Vec<u8>, format: JsonFormat) {
     }
 }
 
-/// Rendered JSON is about twice the input for typical data, plus the per-key boilerplate; sizing
-/// the buffer up front avoids regrowing it.
-fn estimate_output(batch: &[Record<'_>]) -> usize {
-    batch.iter().map(|r| if let Record::Key(k) = r { k.raw.len() + 96 } else { 64 }).sum()
+/// Decoded bytes (see [`Span::weight`]) in flight between the walk and the output: a few spans
+/// per worker. Rendered JSON is at most a few times the decoded bytes (escapes, base64), so
+/// this bounds the memory that rendered output holds.
+pub fn in_flight_budget(threads: usize) -> u64 {
+    (threads as u64 + 2) * SPAN_WEIGHT
 }
 
-fn render_batch(batch: &[Record<'_>], options: &JsonOptions) -> Result<Rendered> {
-    let mut r = Rendered {
-        bytes: Vec::with_capacity(estimate_output(batch)),
-        keys_read: 0,
-        keys_written: 0,
-        trailer: None,
-    };
-    for record in batch {
+/// Output buffers up to this capacity are reused.
+const KEEP_BUFFER: usize = 16 << 20;
+
+/// Per-thread buffers reused from span to span.
+pub(crate) struct Worker {
+    pub(crate) scratch: Scratch,
+    pub(crate) key: Vec<u8>,
+    keys: KeyWriter,
+}
+
+impl Worker {
+    pub(crate) fn new() -> Worker {
+        Worker { scratch: Scratch::new(), key: Vec::new(), keys: KeyWriter::new() }
+    }
+}
+
+/// A key name as an element, decompressing LZF names into `buf`.
+#[inline]
+pub(crate) fn key_elem<'x>(key: RdbStr<'x>, buf: &'x mut Vec<u8>) -> Result<Elem<'x>> {
+    Ok(match key {
+        RdbStr::Raw(b) => Elem::Bytes(b),
+        RdbStr::Int(i) => Elem::Int(i),
+        RdbStr::Lzf { compressed, len, offset } => {
+            crate::rdb::lzf::decompress_into(compressed, len, offset, buf)?;
+            Elem::Bytes(buf)
+        }
+    })
+}
+
+fn keeps_key(filter: &Filter, key: Elem<'_>) -> bool {
+    match key {
+        Elem::Bytes(b) => filter.keeps_key(b),
+        Elem::Int(i) => filter.keeps_key(itoa::Buffer::new().format(i).as_bytes()),
+    }
+}
+
+/// Renders the records of `span`, each value straight from the file into JSON.
+fn render_span(
+    data: &[u8],
+    header: Header,
+    span: &Span,
+    options: &JsonOptions,
+    worker: &mut Worker,
+    mut bytes: Vec<u8>,
+) -> Result<Rendered> {
+    // Rendered JSON is about twice the decoded bytes, plus the boilerplate of each key.
+    let estimate = usize::try_from(span.weight.saturating_mul(2)).unwrap_or(usize::MAX).min(64 << 20);
+    bytes.reserve(estimate + span.records * 48);
+    let mut r = Rendered { bytes, keys_read: 0, keys_written: 0, trailer: None };
+    let mut reader = span.reader(data, header)?;
+    let filter = &options.filter;
+    let Worker { scratch, key: key_buf, keys } = worker;
+    for _ in 0..span.records {
+        let record_start = reader.offset();
+        let db = reader.db();
         let start = r.bytes.len();
         begin_record(&mut r.bytes, options.format);
-        let written = match record {
-            Record::Key(entry) => {
-                r.keys_read += 1;
-                let filter = &options.filter;
-                if !filter.keeps_meta(entry.db, entry.kind(), entry.expire_ms) {
-                    false
-                } else {
-                    let key = entry.key.decode().map_err(|e| entry.annotate(e))?;
-                    if filter.needs_key() && !key.with_bytes(|k| filter.keeps_key(k)) {
-                        false
-                    } else {
-                        let value = entry.value()?;
-                        json::write_key(&mut r.bytes, entry, &key, &value);
-                        r.keys_written += 1;
-                        true
-                    }
-                }
+        let mut wrote = false;
+        let bytes = &mut r.bytes;
+        let record = reader.next_item(&mut |entry: KeyEntry<'_>, cur: &mut Cursor<'_>| {
+            if !filter.keeps_meta(entry.db, entry.kind(), entry.expire_ms) {
+                return decode::skip(entry.encoding, cur);
             }
-            Record::Eof(trailer) => {
-                r.trailer = Some(*trailer);
+            let key = key_elem(entry.key, key_buf)?;
+            if filter.needs_key() && !keeps_key(filter, key) {
+                return decode::skip(entry.encoding, cur);
+            }
+            keys.head(bytes, &entry, key);
+            decode::visit(entry.encoding, cur, &mut JsonValue::new(bytes), scratch)?;
+            keys.tail(bytes);
+            wrote = true;
+            Ok(())
+        });
+        let written = match record {
+            Ok(Some(Item::Key(()))) => {
+                r.keys_read += 1;
+                r.keys_written += u64::from(wrote);
+                wrote
+            }
+            Ok(Some(Item::Other(Record::Eof(trailer)))) => {
+                r.trailer = Some(trailer);
                 false
             }
-            other => options.include_meta && json::write_meta(&mut r.bytes, other)?,
+            Ok(Some(Item::Other(other))) => options.include_meta && json::write_meta(&mut r.bytes, &other)?,
+            Ok(None) => break,
+            Err(e) => return Err(canonical_error(data, header, record_start, db, options).unwrap_or(e)),
         };
         if written {
             r.bytes.push(b'\n');
@@ -209,4 +281,30 @@ fn render_batch(batch: &[Record<'_>], options: &JsonOptions) -> Result<Rendered>
         }
     }
     Ok(r)
+}
+
+/// The error that decoding the record at `pos` as [`KeyEntry::value`] does reports, for a record
+/// that failed on the fast path (whose errors may differ in detail).
+///
+/// [`KeyEntry::value`]: crate::rdb::KeyEntry::value
+#[cold]
+fn canonical_error(data: &[u8], header: Header, pos: u64, db: u64, options: &JsonOptions) -> Option<Error> {
+    let mut reader = Reader::resume(data, header, usize::try_from(pos).ok()?, db).ok()?;
+    match reader.next_record() {
+        Err(e) => Some(e),
+        Ok(Some(Record::Key(entry))) => {
+            if !options.filter.keeps_meta(entry.db, entry.kind(), entry.expire_ms) {
+                return None;
+            }
+            let key = match entry.key.decode() {
+                Ok(key) => key,
+                Err(e) => return Some(entry.annotate(e)),
+            };
+            if options.filter.needs_key() && !key.with_bytes(|k| options.filter.keeps_key(k)) {
+                return None;
+            }
+            entry.value().err()
+        }
+        Ok(_) => None,
+    }
 }

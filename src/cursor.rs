@@ -113,6 +113,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Moves past `n` bytes of [`Cursor::rest`] (no further than its end).
+    #[inline]
+    pub fn advance(&mut self, n: usize) {
+        self.pos += n.min(self.remaining());
+    }
+
     /// Skips `n` bytes.
     #[inline]
     pub fn skip(&mut self, n: u64, what: &'static str) -> Result<()> {

@@ -6,6 +6,8 @@
 use base64::Engine;
 
 use crate::error::Result;
+use crate::rdb::decode::{Elem, Visitor};
+use crate::rdb::encoding::Encoding;
 use crate::rdb::module::module_name;
 use crate::rdb::reader::{KeyEntry, Record};
 use crate::rdb::stream::{Idmp, Stream, StreamId};
@@ -13,13 +15,30 @@ use crate::rdb::value::{Bytes, HashField, Value};
 use crate::rdb::{Header, RdbStr};
 
 /// Appends `bytes` as a JSON string, or as `{"base64": …}` when they are not UTF-8.
+#[inline]
 pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    // The common case: nothing to escape, one copy between the quotes.
+    let special = find_special(bytes, true);
+    if special == bytes.len() {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        write_bytes_from(out, bytes, special);
+    }
+}
+
+/// [`write_bytes`] for strings with a byte to escape or a non-ASCII byte at `special`.
+#[cold]
+#[inline(never)]
+fn write_bytes_from(out: &mut Vec<u8>, bytes: &[u8], first_special: usize) {
     let start = out.len();
     out.push(b'"');
     let mut pos = 0;
+    let mut special = first_special;
     let mut utf8_checked = false;
     loop {
-        let special = pos + find_special(&bytes[pos..], !utf8_checked);
         out.extend_from_slice(&bytes[pos..special]);
         let Some(&b) = bytes.get(special) else { break };
         if b >= 0x80 {
@@ -30,10 +49,11 @@ pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
             }
             utf8_checked = true;
             pos = special;
-            continue;
+        } else {
+            write_escape(out, b);
+            pos = special + 1;
         }
-        write_escape(out, b);
-        pos = special + 1;
+        special = pos + find_special(&bytes[pos..], !utf8_checked);
     }
     out.push(b'"');
 }
@@ -72,40 +92,67 @@ fn write_escape(out: &mut Vec<u8>, b: u8) {
     }
 }
 
-/// Index of the first byte that JSON needs escaped (a control character, `"` or `\`), or, with
-/// `non_ascii`, that is not ASCII; the length when there is none. Eight bytes at a time.
+/// Index of the first byte that JSON needs escaped (a control character, `"` or `\\`), or, with
+/// `non_ascii`, that is not ASCII; the length when there is none. Eight bytes at a time, the
+/// last eight (overlapping those already seen) included.
+#[inline]
 fn find_special(bytes: &[u8], non_ascii: bool) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Flags (in each byte's high bit) bytes equal to `n`; the lowest flag is always exact.
+    // Flags (in each byte's high bit) bytes equal to `n`; the lowest flag is always exact, and
+    // bytes that are not special never set a flag above them.
     let eq = |x: u64, n: u8| {
         let y = x ^ (ONES * u64::from(n));
         y.wrapping_sub(ONES) & !y
     };
     let ascii_mask = if non_ascii { HIGH } else { 0 };
-    let mut chunks = bytes.chunks_exact(8);
-    for (n, chunk) in chunks.by_ref().enumerate() {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+    let flags = |x: u64| {
         let control = x.wrapping_sub(ONES * 0x20) & !x;
-        let flags = (control | eq(x, b'"') | eq(x, b'\\')) & HIGH & !(x & HIGH) | (x & ascii_mask);
-        if flags != 0 {
-            return n * 8 + (flags.trailing_zeros() / 8) as usize;
+        (control | eq(x, b'"') | eq(x, b'\\')) & HIGH & !(x & HIGH) | (x & ascii_mask)
+    };
+    let n = bytes.len();
+    if n < 8 {
+        let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || (non_ascii && b >= 0x80);
+        return bytes.iter().position(|&b| special(b)).unwrap_or(n);
+    }
+    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
+    let mut i = 0;
+    while i + 8 <= n {
+        let f = flags(word(i));
+        if f != 0 {
+            return i + (f.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    if i < n {
+        // The last eight bytes; those before `i` were seen already and are not special.
+        let seen = i - (n - 8);
+        let f = flags(word(n - 8)) & (u64::MAX << (8 * seen));
+        if f != 0 {
+            return n - 8 + (f.trailing_zeros() / 8) as usize;
         }
     }
-    let tail_start = bytes.len() - chunks.remainder().len();
-    let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || (non_ascii && b >= 0x80);
-    chunks.remainder().iter().position(|&b| special(b)).map_or(bytes.len(), |i| tail_start + i)
+    n
+}
+
+/// Appends an element as a JSON string (integers as their decimal text).
+#[inline]
+pub fn write_elem(out: &mut Vec<u8>, e: Elem<'_>) {
+    match e {
+        Elem::Bytes(b) => write_bytes(out, b),
+        Elem::Int(i) => {
+            let mut buf = itoa::Buffer::new();
+            let text = buf.format(i).as_bytes();
+            out.reserve(text.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(text);
+            out.push(b'"');
+        }
+    }
 }
 
 fn write_value_bytes(out: &mut Vec<u8>, b: &Bytes<'_>) {
-    match b {
-        Bytes::Int(i) => {
-            out.push(b'"');
-            out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
-            out.push(b'"');
-        }
-        other => other.with_bytes(|b| write_bytes(out, b)),
-    }
+    write_elem(out, Elem::of(b));
 }
 
 fn write_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
@@ -115,7 +162,11 @@ fn write_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
 /// Appends a score: a JSON number when finite (shortest round-trip form), else
 /// `"inf"`, `"-inf"` or `"nan"`.
 pub fn write_score(out: &mut Vec<u8>, score: f64) {
-    if score.is_finite() {
+    if score.fract() == 0.0 && score.abs() < 1e15 && score != 0.0 {
+        // What ryu writes for a whole number of this size ("-12.0"), without its general path.
+        out.extend_from_slice(itoa::Buffer::new().format(score as i64).as_bytes());
+        out.extend_from_slice(b".0");
+    } else if score.is_finite() {
         out.extend_from_slice(ryu::Buffer::new().format_finite(score).as_bytes());
     } else if score.is_nan() {
         out.extend_from_slice(b"\"nan\"");
@@ -162,19 +213,8 @@ fn write_rdb_str(out: &mut Vec<u8>, s: RdbStr<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Appends one key as a JSON object (no trailing newline).
-pub fn write_key(out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: &Bytes<'_>, value: &Value<'_>) {
-    out.extend_from_slice(b"{\"db\":");
-    write_int(out, entry.db);
-    member!(out, "key");
-    key.with_bytes(|k| write_bytes(out, k));
-    // Type and encoding names are plain ASCII: no escaping needed.
-    member!(out, "type");
-    out.push(b'"');
-    out.extend_from_slice(entry.kind().name().as_bytes());
-    out.extend_from_slice(b"\",\"encoding\":\"");
-    out.extend_from_slice(entry.encoding.name().as_bytes());
-    out.push(b'"');
+/// Appends the members between a key's encoding and its value: expiry, LRU, LFU, metadata.
+fn write_key_extras(out: &mut Vec<u8>, entry: &KeyEntry<'_>) {
     if let Some(ms) = entry.expire_ms {
         member!(out, "expire_ms");
         write_int(out, ms);
@@ -201,9 +241,184 @@ pub fn write_key(out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: &Bytes<'_>, value
             out.push(b'}');
         });
     }
+}
+
+/// Appends one key as a JSON object (no trailing newline).
+pub fn write_key(out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: &Bytes<'_>, value: &Value<'_>) {
+    out.extend_from_slice(b"{\"db\":");
+    write_int(out, entry.db);
+    member!(out, "key");
+    key.with_bytes(|k| write_bytes(out, k));
+    // Type and encoding names are plain ASCII: no escaping needed.
+    member!(out, "type");
+    out.push(b'"');
+    out.extend_from_slice(entry.kind().name().as_bytes());
+    out.extend_from_slice(b"\",\"encoding\":\"");
+    out.extend_from_slice(entry.encoding.name().as_bytes());
+    out.push(b'"');
+    write_key_extras(out, entry);
     member!(out, "value");
     write_value(out, value);
     out.push(b'}');
+}
+
+/// Writes keys as [`write_key`] does, a part at a time, with the boilerplate of each database and
+/// encoding built once: [`KeyWriter::head`] writes everything before the value, a
+/// [`JsonValue`] visitor the value, [`KeyWriter::tail`] the closing brace.
+#[derive(Default)]
+pub struct KeyWriter {
+    db: Option<u64>,
+    /// `{"db":N,"key":` for the database `db`.
+    db_prefix: Vec<u8>,
+    /// Per encoding (by discriminant): `,"type":"…","encoding":"…"`, then `,"value":` from
+    /// `type_len` on.
+    pieces: Vec<(Vec<u8>, usize)>,
+}
+
+impl KeyWriter {
+    /// A writer with nothing built yet.
+    pub fn new() -> KeyWriter {
+        KeyWriter::default()
+    }
+
+    /// Appends the key object up to and including `"value":` (the value comes next).
+    #[inline]
+    pub fn head(&mut self, out: &mut Vec<u8>, entry: &KeyEntry<'_>, key: Elem<'_>) {
+        if self.db != Some(entry.db) {
+            self.db = Some(entry.db);
+            self.db_prefix.clear();
+            self.db_prefix.extend_from_slice(b"{\"db\":");
+            write_int(&mut self.db_prefix, entry.db);
+            self.db_prefix.extend_from_slice(b",\"key\":");
+        }
+        out.extend_from_slice(&self.db_prefix);
+        match key {
+            // Integer keys are written as their text, like any other key.
+            Elem::Int(i) => write_bytes(out, itoa::Buffer::new().format(i).as_bytes()),
+            Elem::Bytes(b) => write_bytes(out, b),
+        }
+        let (piece, type_len) = self.piece(entry.encoding);
+        if entry.expire_ms.is_none()
+            && entry.idle_s.is_none()
+            && entry.freq.is_none()
+            && entry.key_meta.is_empty()
+        {
+            out.extend_from_slice(piece);
+        } else {
+            out.extend_from_slice(&piece[..type_len]);
+            write_key_extras(out, entry);
+            member!(out, "value");
+        }
+    }
+
+    /// Closes the key object.
+    #[inline]
+    pub fn tail(&self, out: &mut Vec<u8>) {
+        out.push(b'}');
+    }
+
+    #[inline]
+    fn piece(&mut self, enc: Encoding) -> (&[u8], usize) {
+        let i = enc as usize;
+        if self.pieces.get(i).is_none_or(|p| p.0.is_empty()) {
+            self.build_piece(enc);
+        }
+        match self.pieces.get(i) {
+            Some((piece, type_len)) => (piece, *type_len),
+            None => (&[], 0),
+        }
+    }
+
+    #[cold]
+    fn build_piece(&mut self, enc: Encoding) {
+        let i = enc as usize;
+        if self.pieces.len() <= i {
+            self.pieces.resize(i + 1, (Vec::new(), 0));
+        }
+        let mut piece = Vec::new();
+        member!(piece, "type");
+        piece.push(b'"');
+        piece.extend_from_slice(enc.kind().name().as_bytes());
+        piece.extend_from_slice(b"\",\"encoding\":\"");
+        piece.extend_from_slice(enc.name().as_bytes());
+        piece.push(b'"');
+        let type_len = piece.len();
+        member!(piece, "value");
+        self.pieces[i] = (piece, type_len);
+    }
+}
+
+/// A [`Visitor`] that appends the value as [`write_key`] shows it.
+pub struct JsonValue<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> JsonValue<'o> {
+    /// A visitor appending to `out`.
+    pub fn new(out: &'o mut Vec<u8>) -> JsonValue<'o> {
+        JsonValue { out, first: true }
+    }
+
+    #[inline]
+    fn separate(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+    }
+}
+
+impl Visitor for JsonValue<'_> {
+    #[inline]
+    fn string(&mut self, s: Elem<'_>) {
+        write_elem(self.out, s);
+    }
+
+    #[inline]
+    fn begin(&mut self) {
+        self.out.push(b'[');
+        self.first = true;
+    }
+
+    #[inline]
+    fn item(&mut self, e: Elem<'_>) {
+        self.separate();
+        write_elem(self.out, e);
+    }
+
+    #[inline]
+    fn scored(&mut self, member: Elem<'_>, score: f64) {
+        self.separate();
+        self.out.push(b'[');
+        write_elem(self.out, member);
+        self.out.push(b',');
+        write_score(self.out, score);
+        self.out.push(b']');
+    }
+
+    #[inline]
+    fn field(&mut self, field: Elem<'_>, value: Elem<'_>, expire_ms: Option<i64>) {
+        self.separate();
+        self.out.push(b'[');
+        write_elem(self.out, field);
+        self.out.push(b',');
+        write_elem(self.out, value);
+        if let Some(ms) = expire_ms {
+            self.out.push(b',');
+            write_int(self.out, ms);
+        }
+        self.out.push(b']');
+    }
+
+    #[inline]
+    fn end(&mut self) {
+        self.out.push(b']');
+    }
+
+    fn value(&mut self, value: &Value<'_>) {
+        write_value(self.out, value);
+    }
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
@@ -492,6 +707,16 @@ mod tests {
             assert_eq!(back.to_bits(), s.to_bits(), "{text}");
         }
         assert_eq!(render(|o| write_score(o, f64::INFINITY)), "\"inf\"");
+        // Whole numbers take a shortcut that must write what ryu writes.
+        let mut x = 1u64;
+        for i in 0..200_000i64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let magnitude = [1i64, 1000, 1 << 20, 1 << 40, 999_999_999_999_999][(i % 5) as usize];
+            for s in [i as f64, -(i as f64), ((x >> 11) as i64 % magnitude) as f64, 1e15 - i as f64] {
+                let want = ryu::Buffer::new().format_finite(s).to_string();
+                assert_eq!(render(|o| write_score(o, s)), want);
+            }
+        }
         assert_eq!(render(|o| write_score(o, f64::NEG_INFINITY)), "\"-inf\"");
     }
 }

@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::convert::ChecksumState;
+use crate::convert::{ChecksumState, Worker, in_flight_budget, key_elem};
+use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
-use crate::parallel::ordered_map;
-use crate::rdb::batch::Batches;
-use crate::rdb::reader::{Record, Trailer, verify_checksum};
-use crate::rdb::{Header, Kind, Reader};
+use crate::parallel::ordered_map_weighted;
+use crate::rdb::batch::{Span, Spans};
+use crate::rdb::decode::{self, Elem, Visitor};
+use crate::rdb::reader::{Item, KeyEntry, Record, Trailer, verify_checksum};
+use crate::rdb::{Header, Kind, Reader, Value};
 
 /// What an RDB check found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,36 +65,85 @@ struct Tally {
     trailer: Option<Trailer>,
 }
 
-fn tally(batch: &[Record<'_>]) -> Result<Tally> {
+/// A visitor that only lets the decoder validate.
+struct Validate;
+
+impl Visitor for Validate {
+    #[inline]
+    fn string(&mut self, _: Elem<'_>) {}
+    #[inline]
+    fn begin(&mut self) {}
+    #[inline]
+    fn item(&mut self, _: Elem<'_>) {}
+    #[inline]
+    fn scored(&mut self, _: Elem<'_>, _: f64) {}
+    #[inline]
+    fn field(&mut self, _: Elem<'_>, _: Elem<'_>, _: Option<i64>) {}
+    #[inline]
+    fn end(&mut self) {}
+    #[inline]
+    fn value(&mut self, _: &Value<'_>) {}
+}
+
+/// Decodes every key name and value of `span` without keeping them, and counts.
+fn tally(data: &[u8], header: Header, span: &Span, worker: &mut Worker) -> Result<Tally> {
     let mut t = Tally::default();
-    for record in batch {
-        match record {
-            Record::Key(entry) => {
-                entry.key.decode().map_err(|e| entry.annotate(e))?;
-                entry.value()?;
+    let mut reader = span.reader(data, header)?;
+    let Worker { scratch, key: key_buf, .. } = worker;
+    for _ in 0..span.records {
+        let record_start = reader.offset();
+        let db = reader.db();
+        let item = reader.next_item(&mut |entry: KeyEntry<'_>, cur: &mut Cursor<'_>| {
+            key_elem(entry.key, key_buf)?;
+            decode::visit(entry.encoding, cur, &mut Validate, scratch)?;
+            Ok((entry.db, entry.kind(), entry.expire_ms.is_some()))
+        });
+        let record = match item {
+            Ok(Some(Item::Key((db, kind, expires)))) => {
                 match t.keys.last_mut() {
-                    Some((db, counts)) if *db == entry.db => counts[kind_index(entry.kind())] += 1,
+                    Some((last, counts)) if *last == db => counts[kind_index(kind)] += 1,
                     _ => {
                         let mut counts = [0; KINDS.len()];
-                        counts[kind_index(entry.kind())] = 1;
-                        t.keys.push((entry.db, counts));
+                        counts[kind_index(kind)] = 1;
+                        t.keys.push((db, counts));
                     }
                 }
-                t.expires += u64::from(entry.expire_ms.is_some());
+                t.expires += u64::from(expires);
+                continue;
             }
+            Ok(Some(Item::Other(record))) => record,
+            Ok(None) => break,
+            Err(e) => return Err(canonical_error(data, header, record_start, db).unwrap_or(e)),
+        };
+        match record {
             Record::Aux { name, value } => {
                 let text = |s: crate::rdb::RdbStr<'_>| -> Result<String> {
                     Ok(String::from_utf8_lossy(&s.decode()?.as_cow()).into_owned())
                 };
-                t.aux.push((text(*name)?, text(*value)?));
+                t.aux.push((text(name)?, text(value)?));
             }
             Record::Function { .. } | Record::FunctionPreGa { .. } => t.functions += 1,
             Record::ModuleAux { .. } => t.module_aux += 1,
-            Record::Eof(trailer) => t.trailer = Some(*trailer),
+            Record::Eof(trailer) => t.trailer = Some(trailer),
             _ => {}
         }
     }
     Ok(t)
+}
+
+/// The error that decoding the key at `pos` with [`KeyEntry::value`] reports, for a key that
+/// failed on the fast path (whose errors may differ in detail).
+#[cold]
+fn canonical_error(data: &[u8], header: Header, pos: u64, db: u64) -> Option<Error> {
+    let mut reader = Reader::resume(data, header, usize::try_from(pos).ok()?, db).ok()?;
+    match reader.next_record() {
+        Err(e) => Some(e),
+        Ok(Some(Record::Key(entry))) => match entry.key.decode() {
+            Err(e) => Some(entry.annotate(e)),
+            Ok(_) => entry.value().err(),
+        },
+        Ok(_) => None,
+    }
 }
 
 /// Fully checks the RDB at the start of `data` with `threads` workers.
@@ -113,10 +164,13 @@ pub fn check_rdb(data: &[u8], threads: usize, progress: &(dyn Fn(u64) + Sync)) -
         end: 0,
     };
     let mut trailer = None;
-    ordered_map(
+    ordered_map_weighted(
         threads,
-        Batches::new(reader, progress),
-        |batch| tally(&batch),
+        Spans::new(reader, progress),
+        |span| span.weight,
+        in_flight_budget(threads),
+        Worker::new,
+        |worker, span| tally(data, header, &span, worker),
         |t| {
             report.aux.extend(t.aux);
             for (db, counts) in t.keys {

@@ -4,8 +4,8 @@ use super::value::Bytes;
 use crate::cursor::Cursor;
 use crate::error::Result;
 
-/// Decodes an intset blob found at absolute offset `base`.
-pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'static>>> {
+/// Checks an intset blob found at absolute offset `base`; returns its integers.
+pub fn iter(blob: &[u8], base: u64) -> Result<impl ExactSizeIterator<Item = i64> + '_> {
     let mut cur = Cursor::new(blob, base);
     let width = cur.u32_le("intset encoding")?;
     if !matches!(width, 2 | 4 | 8) {
@@ -21,16 +21,17 @@ pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'static>>> {
             format!("{count} × {width} with {} bytes left", cur.remaining()),
         ));
     }
-    cur.rest()
-        .chunks_exact(width as usize)
-        .map(|c| {
-            Ok(Bytes::Int(match c.len() {
-                2 => i64::from(i16::from_le_bytes([c[0], c[1]])),
-                4 => i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                _ => i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
-            }))
-        })
-        .collect()
+    Ok(cur.rest().chunks_exact(width as usize).map(|c| match *c {
+        [a, b] => i64::from(i16::from_le_bytes([a, b])),
+        [a, b, c, d] => i64::from(i32::from_le_bytes([a, b, c, d])),
+        [a, b, c, d, e, f, g, h] => i64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => 0, // chunks are 2, 4 or 8 bytes
+    }))
+}
+
+/// Decodes an intset blob found at absolute offset `base`.
+pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'static>>> {
+    Ok(iter(blob, base)?.map(Bytes::Int).collect())
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ impl<'a> Listpack<'a> {
 
     /// The next element, or `None` after the terminator (which must end the blob).
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Result<Option<Bytes<'a>>> {
         let start = self.cur.pos();
         let at = self.cur.offset();
@@ -103,7 +104,22 @@ impl<'a> Listpack<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn check_backlen(&mut self, entry_len: usize) -> Result<()> {
+        // Entries under 128 bytes (nearly all) have a one-byte back-length equal to their size.
+        if entry_len < 128
+            && let Some(&b) = self.cur.rest().first()
+            && usize::from(b) == entry_len
+        {
+            self.cur.advance(1);
+            return Ok(());
+        }
+        self.check_backlen_slow(entry_len)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_backlen_slow(&mut self, entry_len: usize) -> Result<()> {
         let at = self.cur.offset();
         let mut expected = [0u8; 5];
         let n = encode_backlen(entry_len as u64, &mut expected);

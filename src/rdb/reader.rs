@@ -160,6 +160,15 @@ impl<'a> KeyEntry<'a> {
     }
 }
 
+/// What [`Reader::next_item`] returns: a key (as its callback made it), or another record.
+#[derive(Clone, Debug)]
+pub enum Item<'a, K> {
+    /// A key, handled by the callback.
+    Key(K),
+    /// Any other record.
+    Other(Record<'a>),
+}
+
 /// Per-key metadata opcodes seen before the key's type byte.
 #[derive(Default)]
 struct KeyMeta<'a> {
@@ -237,6 +246,19 @@ impl<'a> Reader<'a> {
         Ok(Reader { cur, header, db: 0, finished: false })
     }
 
+    /// A reader of `data` (a whole file, read by a reader with this `header`) that resumes at
+    /// relative position `pos`, a record boundary found by an earlier walk, in database `db`.
+    pub fn resume(data: &'a [u8], header: Header, pos: usize, db: u64) -> Result<Reader<'a>> {
+        let mut cur = Cursor::new(data, 0);
+        cur.skip(pos as u64, "record")?;
+        Ok(Reader { cur, header, db, finished: false })
+    }
+
+    /// The database of the records read last.
+    pub fn db(&self) -> u64 {
+        self.db
+    }
+
     /// The file's header.
     pub fn header(&self) -> Header {
         self.header
@@ -249,17 +271,64 @@ impl<'a> Reader<'a> {
 
     /// Reads the next record; `Ok(None)` after the EOF record.
     pub fn next_record(&mut self) -> Result<Option<Record<'a>>> {
+        Ok(self
+            .next_item(&mut |entry: KeyEntry<'a>, cur: &mut Cursor<'a>| {
+                let start = cur.pos();
+                decode::skip(entry.encoding, cur).map_err(|e| entry.annotate(e))?;
+                Ok(KeyEntry { raw: cur.since(start), ..entry })
+            })?
+            .map(|item| match item {
+                Item::Key(entry) => Record::Key(entry),
+                Item::Other(record) => record,
+            }))
+    }
+
+    /// Like [`Reader::next_record`], but a key's value is first offered to `on_key` with the
+    /// cursor at the value: it either reads the whole value and returns `true`, or reads nothing
+    /// and returns `false` (the value is then skipped as usual). The returned key's `raw` covers
+    /// the value either way. An error from `on_key` is returned as it is, and ends the walk.
+    pub fn next_record_with<F>(&mut self, on_key: &mut F) -> Result<Option<Record<'a>>>
+    where
+        F: FnMut(&KeyEntry<'a>, &mut Cursor<'a>) -> Result<bool>,
+    {
+        Ok(self
+            .next_item(&mut |entry: KeyEntry<'a>, cur: &mut Cursor<'a>| {
+                let start = cur.pos();
+                if !on_key(&entry, cur)? {
+                    decode::skip(entry.encoding, cur).map_err(|e| entry.annotate(e))?;
+                }
+                Ok(KeyEntry { raw: cur.since(start), ..entry })
+            })?
+            .map(|item| match item {
+                Item::Key(entry) => Record::Key(entry),
+                Item::Other(record) => record,
+            }))
+    }
+
+    /// The next record, where a key is handed to `on_key` (with its `raw` still empty) with the
+    /// cursor at its value, which `on_key` must read whole; what it returns stands for the key.
+    /// An error from `on_key` is returned as it is, and ends the walk. The cheapest walk: keys
+    /// are neither copied nor returned.
+    #[inline]
+    pub fn next_item<K, F>(&mut self, on_key: &mut F) -> Result<Option<Item<'a, K>>>
+    where
+        F: FnMut(KeyEntry<'a>, &mut Cursor<'a>) -> Result<K>,
+    {
         if self.finished {
             return Ok(None);
         }
-        let result = self.read_record();
-        if !matches!(result, Ok(Some(ref r)) if !matches!(r, Record::Eof(_))) {
+        let result = self.read_record(on_key);
+        if !matches!(result, Ok(Some(ref r)) if !matches!(r, Item::Other(Record::Eof(_)))) {
             self.finished = true;
         }
         result
     }
 
-    fn read_record(&mut self) -> Result<Option<Record<'a>>> {
+    #[inline]
+    fn read_record<K, F>(&mut self, on_key: &mut F) -> Result<Option<Item<'a, K>>>
+    where
+        F: FnMut(KeyEntry<'a>, &mut Cursor<'a>) -> Result<K>,
+    {
         let mut meta = KeyMeta::default();
         loop {
             let at = self.cur.offset();
@@ -317,9 +386,9 @@ impl<'a> Reader<'a> {
                     continue;
                 }
                 OP_SLOT_IMPORT_OR_KEY_META => self.read_slot_import()?,
-                code => Record::Key(self.read_key(code, at, meta)?),
+                code => return Ok(Some(Item::Key(self.read_key(code, at, meta, on_key)?))),
             };
-            return Ok(Some(record));
+            return Ok(Some(Item::Other(record)));
         }
     }
 
@@ -334,14 +403,16 @@ impl<'a> Reader<'a> {
         Ok(Record::SlotImport { job, ranges })
     }
 
-    fn read_key(&mut self, code: u8, at: u64, meta: KeyMeta<'a>) -> Result<KeyEntry<'a>> {
+    #[inline]
+    fn read_key<K, F>(&mut self, code: u8, at: u64, meta: KeyMeta<'a>, on_key: &mut F) -> Result<K>
+    where
+        F: FnMut(KeyEntry<'a>, &mut Cursor<'a>) -> Result<K>,
+    {
         let Some(encoding) = Encoding::from_code(code, self.header.vendor) else {
             let reason = Encoding::unsupported_reason(code, self.header.vendor);
             return Err(Error::new(ErrorKind::UnsupportedType { code, reason }, at));
         };
         let key = RdbStr::read(&mut self.cur)?;
-        let value_start = self.cur.pos();
-        let value_offset = self.cur.offset();
         let entry = KeyEntry {
             db: self.db,
             key,
@@ -352,10 +423,9 @@ impl<'a> Reader<'a> {
             key_meta: meta.key_meta,
             raw: &[],
             offset: meta.start.unwrap_or(at),
-            value_offset,
+            value_offset: self.cur.offset(),
         };
-        decode::skip(encoding, &mut self.cur).map_err(|e| entry.annotate(e))?;
-        Ok(KeyEntry { raw: self.cur.since(value_start), ..entry })
+        on_key(entry, &mut self.cur)
     }
 
     fn read_function_pre_ga(&mut self) -> Result<Record<'a>> {

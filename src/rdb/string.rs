@@ -72,16 +72,21 @@ pub enum RdbStr<'a> {
 
 impl<'a> RdbStr<'a> {
     /// Reads a string at the cursor without decompressing it.
-    #[inline]
+    #[inline(always)]
     pub fn read(cur: &mut Cursor<'a>) -> Result<RdbStr<'a>> {
         // Fast path: a raw string of up to 63 bytes, the most common string in any file.
-        if let Some(first) = cur.peek().filter(|&b| b < 0x40) {
-            let n = usize::from(first);
-            if n < cur.remaining() {
-                cur.skip(1, "length")?;
-                return Ok(RdbStr::Raw(cur.take(n, "string")?));
-            }
+        if let Some((&first, rest)) = cur.rest().split_first()
+            && first < 0x40
+            && let Some(s) = rest.get(..usize::from(first))
+        {
+            cur.advance(1 + s.len());
+            return Ok(RdbStr::Raw(s));
         }
+        RdbStr::read_slow(cur)
+    }
+
+    #[inline(never)]
+    fn read_slow(cur: &mut Cursor<'a>) -> Result<RdbStr<'a>> {
         let at = cur.offset();
         match read_length(cur)? {
             Length::Plain(n) => Ok(RdbStr::Raw(cur.take_len(n, "string")?)),

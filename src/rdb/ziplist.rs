@@ -13,60 +13,101 @@ const END: u8 = 0xff;
 const BIG_PREVLEN: u8 = 0xfe;
 const UNKNOWN_COUNT: u16 = u16::MAX;
 
-/// Decodes every element of a ziplist blob found at absolute offset `base`.
-pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'_>>> {
-    let mut cur = Cursor::new(blob, base);
-    let total = cur.u32_le("ziplist total size")?;
-    let tail = cur.u32_le("ziplist tail offset")?;
-    let declared = cur.u16_le("ziplist count")?;
-    if total as usize != blob.len() || blob.len() < HEADER_LEN + 1 || blob.last() != Some(&END) {
-        return Err(cur.invalid_at(
-            base,
-            "ziplist header",
-            "total size equal to the blob size and a 0xff end",
-            format!("{total} in a blob of {} bytes", blob.len()),
-        ));
-    }
-    let mut out = Vec::with_capacity(usize::from(declared).min(blob.len()));
-    let mut prev_len = 0usize;
-    let mut last_start = HEADER_LEN;
-    while cur.peek() != Some(END) {
-        let start = cur.pos();
-        let stored_prev = read_prevlen(&mut cur)?;
-        if stored_prev != prev_len {
+/// A validating iterator over a ziplist's elements.
+pub struct Ziplist<'a> {
+    cur: Cursor<'a>,
+    base: u64,
+    tail: u32,
+    declared: u16,
+    seen: usize,
+    prev_len: usize,
+    last_start: usize,
+}
+
+impl<'a> Ziplist<'a> {
+    /// Checks the header of `blob` (at absolute offset `base`) and positions at the first entry.
+    pub fn new(blob: &'a [u8], base: u64) -> Result<Ziplist<'a>> {
+        let mut cur = Cursor::new(blob, base);
+        let total = cur.u32_le("ziplist total size")?;
+        let tail = cur.u32_le("ziplist tail offset")?;
+        let declared = cur.u16_le("ziplist count")?;
+        if total as usize != blob.len() || blob.len() < HEADER_LEN + 1 || blob.last() != Some(&END) {
             return Err(cur.invalid_at(
-                base + start as u64,
-                "ziplist prevlen",
-                "the previous entry's length",
-                format!("{stored_prev}, previous entry is {prev_len} bytes"),
+                base,
+                "ziplist header",
+                "total size equal to the blob size and a 0xff end",
+                format!("{total} in a blob of {} bytes", blob.len()),
             ));
         }
-        out.push(read_entry(&mut cur)?);
-        prev_len = cur.pos() - start;
-        last_start = start;
+        Ok(Ziplist { cur, base, tail, declared, seen: 0, prev_len: 0, last_start: HEADER_LEN })
     }
-    if cur.remaining() != 1 {
-        return Err(cur.invalid("ziplist", "the 0xff end as the last byte", "0xff before the end"));
+
+    /// The element count from the header, when it is known.
+    pub fn declared_len(&self) -> Option<usize> {
+        (self.declared != UNKNOWN_COUNT).then_some(usize::from(self.declared))
     }
-    if tail as usize != last_start {
-        return Err(cur.invalid_at(
-            base + 4,
-            "ziplist tail offset",
-            "the offset of the last entry",
-            format!("{tail}, last entry at {last_start}"),
-        ));
+
+    /// The next element, or `None` after the end marker (which must end the blob).
+    #[allow(clippy::should_implement_trait)]
+    #[inline]
+    pub fn next(&mut self) -> Result<Option<Bytes<'a>>> {
+        if self.cur.peek() == Some(END) {
+            return self.finish().map(|()| None);
+        }
+        let start = self.cur.pos();
+        let stored_prev = read_prevlen(&mut self.cur)?;
+        if stored_prev != self.prev_len {
+            return Err(self.cur.invalid_at(
+                self.base + start as u64,
+                "ziplist prevlen",
+                "the previous entry's length",
+                format!("{stored_prev}, previous entry is {} bytes", self.prev_len),
+            ));
+        }
+        let entry = read_entry(&mut self.cur)?;
+        self.prev_len = self.cur.pos() - start;
+        self.last_start = start;
+        self.seen += 1;
+        Ok(Some(entry))
     }
-    if declared != UNKNOWN_COUNT && usize::from(declared) != out.len() {
-        return Err(cur.invalid_at(
-            base + 8,
-            "ziplist count",
-            "as many entries as the header declares",
-            format!("{} entries, header says {declared}", out.len()),
-        ));
+
+    #[cold]
+    fn finish(&self) -> Result<()> {
+        let cur = &self.cur;
+        if cur.remaining() != 1 {
+            return Err(cur.invalid("ziplist", "the 0xff end as the last byte", "0xff before the end"));
+        }
+        if self.tail as usize != self.last_start {
+            return Err(cur.invalid_at(
+                self.base + 4,
+                "ziplist tail offset",
+                "the offset of the last entry",
+                format!("{}, last entry at {}", self.tail, self.last_start),
+            ));
+        }
+        if self.declared != UNKNOWN_COUNT && usize::from(self.declared) != self.seen {
+            return Err(cur.invalid_at(
+                self.base + 8,
+                "ziplist count",
+                "as many entries as the header declares",
+                format!("{} entries, header says {}", self.seen, self.declared),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes every element of a ziplist blob found at absolute offset `base`.
+pub fn decode(blob: &[u8], base: u64) -> Result<Vec<Bytes<'_>>> {
+    let mut zl = Ziplist::new(blob, base)?;
+    let mut out = Vec::with_capacity(usize::from(zl.declared).min(blob.len()));
+    while let Some(item) = zl.next()? {
+        out.push(item);
     }
     Ok(out)
 }
 
+#[inline]
 fn read_prevlen(cur: &mut Cursor<'_>) -> Result<usize> {
     let first = cur.u8("ziplist prevlen")?;
     if first < BIG_PREVLEN {
@@ -78,6 +119,7 @@ fn read_prevlen(cur: &mut Cursor<'_>) -> Result<usize> {
     }
 }
 
+#[inline]
 fn read_entry<'a>(cur: &mut Cursor<'a>) -> Result<Bytes<'a>> {
     let at = cur.offset();
     let first = cur.u8("ziplist entry encoding")?;
