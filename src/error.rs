@@ -80,6 +80,15 @@ pub enum ErrorKind {
         /// How to proceed, starting with "; " (or empty).
         hint: &'static str,
     },
+    /// A logged command the keyspace model cannot apply: unknown to it, or one a server would
+    /// have rejected at this point (so the log and the model disagree).
+    #[error("cannot apply {command}: {reason}")]
+    Command {
+        /// The command name as logged.
+        command: String,
+        /// Why (and in which file of several).
+        reason: String,
+    },
     /// The CRC-64 trailer does not match the file's contents.
     #[error("CRC-64 mismatch: stored {stored:#018x}, computed {computed:#018x}")]
     ChecksumMismatch {

@@ -13,8 +13,10 @@ pub mod glob;
 pub mod input;
 pub mod json;
 pub mod json_reader;
+pub mod keyspace;
 pub mod parallel;
 pub mod rdb;
+pub mod rewrite;
 pub mod safe_write;
 
 pub use error::{Error, ErrorKind, Result};

@@ -127,3 +127,36 @@ fn check_reports_rdb_and_aof_files_with_exit_statuses() {
     let strict = aoftool(&["check", testdata().join("redis7/plain.aof").to_str().unwrap(), "--strict"], None);
     assert_eq!(strict.status.code(), Some(0), "{}", String::from_utf8_lossy(&strict.stdout));
 }
+
+#[test]
+fn convert_writes_rdb_and_resp_and_refuses_what_a_target_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.rdb");
+    let out_arg = out.to_str().unwrap();
+    let ok = aoftool(&["convert", &dump(), "--to", "rdb", "--rdb-version", "10", "-o", out_arg], None);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"REDIS0010"));
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("wrote 100 of 100 keys"));
+    // The Redis 7.0 dump has a function library: RDB 9 cannot hold it unless told to drop it.
+    let refused = aoftool(&["convert", &dump(), "--to", "rdb", "--rdb-version", "9", "-o", out_arg], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--drop-functions"));
+    let dropped = aoftool(
+        &["convert", &dump(), "--to", "rdb", "--rdb-version", "9", "--drop-functions", "-o", out_arg],
+        None,
+    );
+    assert!(dropped.status.success());
+    assert!(String::from_utf8_lossy(&dropped.stderr).contains("1 function libraries dropped"));
+    let bad_version = aoftool(&["convert", &dump(), "--to", "rdb", "--rdb-version", "8"], None);
+    assert_eq!(bad_version.status.code(), Some(2));
+    let resp = aoftool(&["convert", &dump(), "--to", "resp", "--type", "string"], None);
+    assert!(resp.status.success() && resp.stdout.starts_with(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n"));
+    assert!(String::from_utf8_lossy(&resp.stderr).contains("as RESP"));
+    // JSON back to RDB, from standard input.
+    let json = aoftool(&["convert", &dump(), "--to", "jsonl"], None).stdout;
+    let back = aoftool(&["convert", "-", "--to", "rdb", "-o", out_arg], Some(&json));
+    assert!(back.status.success(), "{}", String::from_utf8_lossy(&back.stderr));
+    let again = aoftool(&["convert", out_arg, "--to", "jsonl", "--keys-only"], None).stdout;
+    let direct = aoftool(&["convert", &dump(), "--to", "jsonl", "--keys-only"], None).stdout;
+    assert_eq!(again.iter().filter(|&&b| b == b'\n').count(), direct.iter().filter(|&&b| b == b'\n').count());
+}

@@ -185,7 +185,11 @@ fn put_stream(out: &mut Vec<u8>, key: &Bytes<'_>, s: &Stream<'_>, adj: &mut Adju
         if let Some(n) = read {
             cmd.arg(b"ENTRIESREAD").int(n);
         }
-        for c in &g.consumers {
+        // A consumer with a pending entry to claim is created by its XCLAIM, as in the
+        // servers' rewrite; the others need creating.
+        let claims: rustc_hash::FxHashSet<usize> =
+            g.pending.iter().filter(|p| live.contains(&p.id)).filter_map(|p| p.consumer).collect();
+        for (_, c) in g.consumers.iter().enumerate().filter(|(i, _)| !claims.contains(i)) {
             Command::new(out, 5)
                 .arg(b"XGROUP")
                 .arg(b"CREATECONSUMER")

@@ -24,8 +24,10 @@ struct Cli {
 enum Command {
     /// Check an AOF (file, multi-part directory or manifest) or an RDB file; repair with --fix.
     Check(cmd::check::Args),
-    /// Convert an RDB file to JSON Lines or JSON.
+    /// Convert an RDB file to JSON Lines, JSON, RDB or RESP; JSON back to RDB or RESP.
     Convert(cmd::convert::Args),
+    /// Rewrite an AOF (or RDB file) to its minimal form, offline.
+    Rewrite(cmd::rewrite::Args),
 }
 
 /// How a command ended, mapped to the exit status.
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Convert(args) => cmd::convert::run(args),
+        Command::Rewrite(args) => cmd::rewrite::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use aoftool::convert::{ChecksumPolicy, ChecksumState, JsonFormat, JsonOptions, r
 use aoftool::emit;
 use aoftool::filter::Filter;
 use aoftool::rdb::Kind;
-use aoftool::rdb::write::{Lossy, Target, ValueWriter};
+use aoftool::rdb::write::{Adjustments, Lossy, Target, ValueWriter};
 use clap::ValueEnum;
 
 use crate::Outcome;
@@ -182,7 +182,11 @@ fn report(summary: &emit::Summary, target: Target, to: Format) {
         "aoftool: wrote {} of {} keys as {what}: {} bytes",
         summary.keys_written, summary.keys_read, summary.bytes_written
     );
-    let adj = &summary.adjustments;
+    print_adjustments(&summary.adjustments);
+}
+
+/// One note on standard error per kind of change the output format made.
+pub fn print_adjustments(adj: &Adjustments) {
     let notes = [
         (adj.empty_keys_skipped, "empty keys left out (servers drop them on load)"),
         (adj.field_ttls_dropped, "hash field TTLs dropped (--drop-field-ttls)"),
@@ -228,7 +232,8 @@ fn build_filter(args: &Args) -> anyhow::Result<Filter> {
     })
 }
 
-fn now_ms() -> i64 {
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

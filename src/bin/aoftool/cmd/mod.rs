@@ -4,3 +4,4 @@ pub mod check;
 pub mod check_multipart;
 pub mod check_report;
 pub mod convert;
+pub mod rewrite;

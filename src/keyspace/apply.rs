@@ -1,0 +1,214 @@
+//! Applying logged commands: transactions, dispatch by name, and errors that name the command.
+
+use super::args::{Reject, show};
+use super::{Keyspace, Slot, Stamp, Val, function, hash, keys, list, set, stream, string, zset};
+use crate::aof::reader::CommandRecord;
+use crate::error::{Error, ErrorKind, Result};
+use crate::rdb::Kind;
+
+/// One command being applied.
+pub(super) struct Call<'c> {
+    /// The arguments, the name first.
+    pub args: Vec<&'c [u8]>,
+    /// The database in effect.
+    pub db: u64,
+    /// When and from where: the stamp of every key it writes.
+    pub stamp: Stamp,
+}
+
+impl Call<'_> {
+    /// Argument `i`, or an arity error.
+    pub fn arg(&self, i: usize) -> Result<&[u8], Reject> {
+        self.args.get(i).copied().ok_or_else(|| "wrong number of arguments".to_string())
+    }
+
+    /// Requires `min` arguments or more, the name included.
+    pub fn at_least(&self, min: usize) -> Result<(), Reject> {
+        if self.args.len() < min { Err("wrong number of arguments".into()) } else { Ok(()) }
+    }
+
+    /// Requires exactly `n` arguments, the name included.
+    pub fn exactly(&self, n: usize) -> Result<(), Reject> {
+        if self.args.len() != n { Err("wrong number of arguments".into()) } else { Ok(()) }
+    }
+}
+
+/// A command's effect on the keyspace.
+pub(super) type Handler = fn(&mut Keyspace, &Call<'_>) -> Result<(), Reject>;
+
+/// The handler for an upper-case command name.
+fn handler(name: &str) -> Option<Handler> {
+    [
+        keys::lookup,
+        string::lookup,
+        function::lookup,
+        list::lookup,
+        set::lookup,
+        zset::lookup,
+        hash::lookup,
+        stream::lookup,
+    ]
+    .iter()
+    .find_map(|lookup| lookup(name))
+}
+
+/// Applies commands in log order to a keyspace, holding back a transaction until its `EXEC`
+/// (one never closed is dropped, as servers drop it when loading).
+pub struct Applier<'a> {
+    keyspace: Keyspace,
+    source: u32,
+    transaction: Vec<CommandRecord<'a>>,
+    applied: u64,
+}
+
+impl<'a> Applier<'a> {
+    /// Applies commands to `keyspace`; they come from input number `source`.
+    pub fn new(keyspace: Keyspace, source: u32) -> Applier<'a> {
+        Applier { keyspace, source, transaction: Vec::new(), applied: 0 }
+    }
+
+    /// The input further commands come from.
+    pub fn set_source(&mut self, source: u32) {
+        self.source = source;
+    }
+
+    /// Commands applied so far (transactions count their commands).
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Applies one logged command.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Command`] at the command's offset for a command the model does not know
+    /// or one a server would have rejected.
+    pub fn apply(&mut self, record: CommandRecord<'a>) -> Result<()> {
+        let name = record.command.name;
+        if name.eq_ignore_ascii_case(b"MULTI") {
+            self.transaction.clear();
+            self.transaction.push(record);
+            return Ok(());
+        }
+        if name.eq_ignore_ascii_case(b"EXEC") {
+            let queued: Vec<CommandRecord<'a>> = self.transaction.drain(..).skip(1).collect();
+            return queued.into_iter().try_for_each(|r| self.run(r));
+        }
+        if !self.transaction.is_empty() {
+            self.transaction.push(record);
+            return Ok(());
+        }
+        self.run(record)
+    }
+
+    /// The keyspace, for loading records into it.
+    pub fn keyspace_mut(&mut self) -> &mut Keyspace {
+        &mut self.keyspace
+    }
+
+    /// The stamp of records loaded from the current input (no `#TS:` known).
+    pub fn stamp(&self) -> Stamp {
+        Stamp { ts: None, source: self.source }
+    }
+
+    /// Drops a transaction never closed (each file is loaded by a fresh client).
+    pub(super) fn drop_open_transaction(&mut self) {
+        self.transaction.clear();
+    }
+
+    /// Ends the input: an open transaction is dropped. Returns the keyspace.
+    pub fn finish(self) -> Keyspace {
+        self.keyspace
+    }
+
+    fn run(&mut self, record: CommandRecord<'a>) -> Result<()> {
+        let cmd = &record.command;
+        let mut upper = [0u8; 32];
+        let name = match upper.get_mut(..cmd.name.len()) {
+            Some(buf) => {
+                buf.copy_from_slice(cmd.name);
+                buf.make_ascii_uppercase();
+                std::str::from_utf8(buf).unwrap_or("")
+            }
+            None => "",
+        };
+        let call = Call {
+            args: cmd.args().collect(),
+            db: record.db,
+            stamp: Stamp { ts: record.timestamp, source: self.source },
+        };
+        let reject = |reason: String| {
+            let command = String::from_utf8_lossy(cmd.name).to_ascii_uppercase();
+            Error::new(ErrorKind::Command { command, reason }, cmd.offset)
+        };
+        let Some(handler) = handler(name) else {
+            return Err(reject("the keyspace model does not know this command".into()));
+        };
+        handler(&mut self.keyspace, &call).map_err(|reason| match call.args.get(1) {
+            Some(key) => reject(format!("{reason} (first argument {})", show(key))),
+            None => reject(reason),
+        })?;
+        self.applied += 1;
+        Ok(())
+    }
+}
+
+/// Access for command handlers.
+impl Keyspace {
+    /// The value of `key` for writing, created as `empty` (whose kind it must have) when
+    /// missing.
+    pub(super) fn or_insert(&mut self, call: &Call<'_>, key: &[u8], empty: Val) -> Result<&mut Val, Reject> {
+        let kind = empty.kind();
+        let db = self.db_mut(call.db);
+        let slot = db.entry(key.to_vec()).or_insert_with(|| Slot {
+            val: empty,
+            expire_ms: None,
+            written: call.stamp,
+        });
+        if slot.val.kind() != kind {
+            return Err(wrong_type());
+        }
+        slot.written = call.stamp;
+        Ok(&mut slot.val)
+    }
+
+    /// The value of `key` for writing when it exists: checks its type and stamps it.
+    pub(super) fn existing(
+        &mut self,
+        call: &Call<'_>,
+        key: &[u8],
+        kind: Kind,
+    ) -> Result<Option<&mut Val>, Reject> {
+        let Some(slot) = self.dbs.get_mut(&call.db).and_then(|db| db.get_mut(key)) else { return Ok(None) };
+        if slot.val.kind() != kind {
+            return Err(wrong_type());
+        }
+        slot.written = call.stamp;
+        Ok(Some(&mut slot.val))
+    }
+
+    /// Deletes `key` if its collection became empty, as servers do.
+    pub(super) fn drop_if_empty(&mut self, db: u64, key: &[u8]) {
+        if self.get(db, key).is_some_and(|s| s.val.is_empty_collection()) {
+            self.remove(db, key);
+        }
+    }
+
+    /// Sets `key` to `val` with `expire_ms`, replacing whatever it held.
+    pub(super) fn put(&mut self, call: &Call<'_>, key: &[u8], val: Val, expire_ms: Option<i64>) {
+        self.db_mut(call.db).insert(key.to_vec(), Slot { val, expire_ms, written: call.stamp });
+    }
+
+    /// Removes `key` from the call's database.
+    pub(super) fn remove(&mut self, db: u64, key: &[u8]) -> Option<Slot> {
+        let slot = self.dbs.get_mut(&db)?.remove(key);
+        if self.dbs.get(&db).is_some_and(|d| d.is_empty()) {
+            self.dbs.remove(&db);
+        }
+        slot
+    }
+}
+
+/// The error servers give for an operation on the wrong type.
+pub(super) fn wrong_type() -> Reject {
+    "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+}

@@ -1,0 +1,201 @@
+//! Commands on keys and databases: deletion, expiry, renames, moves, copies, flushes,
+//! `RESTORE`, and the commands that leave the dataset as it is.
+
+use super::apply::{Call, Handler};
+use super::args::{Reject, int, is, uint};
+use super::{Keyspace, Slot, Val};
+use crate::cursor::Cursor;
+use crate::rdb::{Encoding, Vendor, decode};
+
+/// The handler for `name`, when this module has it.
+pub(super) fn lookup(name: &str) -> Option<Handler> {
+    Some(match name {
+        "DEL" | "UNLINK" => del,
+        "EXPIREAT" => |ks, c| expire_at(ks, c, 1000),
+        "PEXPIREAT" => |ks, c| expire_at(ks, c, 1),
+        "EXPIRE" | "PEXPIRE" | "SETEX" | "PSETEX" => relative_expiry,
+        "PERSIST" => persist,
+        "RENAME" => |ks, c| rename(ks, c, false),
+        "RENAMENX" => |ks, c| rename(ks, c, true),
+        "MOVE" => move_key,
+        "COPY" => copy,
+        "SWAPDB" => swapdb,
+        "FLUSHDB" => flushdb,
+        "FLUSHALL" => flushall,
+        "RESTORE" => restore,
+        // The database switch is tracked by the reader; the rest leave the data as it is.
+        "SELECT" | "PING" | "SCRIPT" => |_, _| Ok(()),
+        _ => return None,
+    })
+}
+
+fn del(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    c.at_least(2)?;
+    for key in &c.args[1..] {
+        ks.remove(c.db, key);
+    }
+    Ok(())
+}
+
+/// `EXPIREAT`/`PEXPIREAT key when [NX|XX|GT|LT]`. While loading, servers set a time in the
+/// past rather than deleting the key; the key is then dropped when written out (or kept
+/// for `--drop-expired` to decide).
+fn expire_at(ks: &mut Keyspace, c: &Call<'_>, unit_ms: i64) -> Result<(), Reject> {
+    let when = int(c.arg(2)?)?.checked_mul(unit_ms).ok_or("invalid expire time")?;
+    let flag = c.args.get(3).copied();
+    if c.args.len() > 4 {
+        return Err("at most one of NX, XX, GT, LT".into());
+    }
+    let Some(slot) = ks.dbs.get_mut(&c.db).and_then(|db| db.get_mut(c.args[1])) else { return Ok(()) };
+    let apply = match (flag, slot.expire_ms) {
+        (None, _) => true,
+        (Some(f), current) if is(f, "NX") => current.is_none(),
+        (Some(f), current) if is(f, "XX") => current.is_some(),
+        (Some(f), current) if is(f, "GT") => current.is_some_and(|t| when > t),
+        (Some(f), current) if is(f, "LT") => current.is_none_or(|t| when < t),
+        (Some(_), _) => return Err("unsupported option".into()),
+    };
+    if apply {
+        slot.expire_ms = Some(when);
+        slot.written = c.stamp;
+    }
+    Ok(())
+}
+
+fn relative_expiry(_: &mut Keyspace, _: &Call<'_>) -> Result<(), Reject> {
+    Err("a relative expiry: servers log absolute ones (PEXPIREAT, SET PXAT), and the time this \
+         one was relative to is not in the log"
+        .into())
+}
+
+fn persist(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    let key = c.arg(1)?;
+    if let Some(slot) = ks.dbs.get_mut(&c.db).and_then(|db| db.get_mut(key))
+        && slot.expire_ms.take().is_some()
+    {
+        slot.written = c.stamp;
+    }
+    Ok(())
+}
+
+/// A logged rename always found its source.
+fn rename(ks: &mut Keyspace, c: &Call<'_>, nx: bool) -> Result<(), Reject> {
+    let (src, dst) = (c.arg(1)?, c.arg(2)?);
+    if ks.get(c.db, src).is_none() {
+        return Err("ERR no such key".into());
+    }
+    if src == dst || (nx && ks.get(c.db, dst).is_some()) {
+        return Ok(());
+    }
+    let mut slot = ks.remove(c.db, src).ok_or("ERR no such key")?;
+    slot.written = c.stamp;
+    ks.db_mut(c.db).insert(dst.to_vec(), slot);
+    Ok(())
+}
+
+fn move_key(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    let key = c.arg(1)?;
+    let to = uint(c.arg(2)?, i64::MAX as u64)?;
+    if to == c.db || ks.get(to, key).is_some() {
+        return Ok(());
+    }
+    if let Some(mut slot) = ks.remove(c.db, key) {
+        slot.written = c.stamp;
+        ks.db_mut(to).insert(key.to_vec(), slot);
+    }
+    Ok(())
+}
+
+/// `COPY src dst [DB n] [REPLACE]`.
+fn copy(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    let (src, dst) = (c.arg(1)?, c.arg(2)?);
+    let (mut to, mut replace, mut i) = (c.db, false, 3);
+    while i < c.args.len() {
+        if is(c.args[i], "REPLACE") {
+            replace = true;
+        } else if is(c.args[i], "DB") {
+            i += 1;
+            to = uint(c.arg(i)?, i64::MAX as u64)?;
+        } else {
+            return Err("syntax error".into());
+        }
+        i += 1;
+    }
+    let Some(slot) = ks.get(c.db, src) else { return Ok(()) };
+    if (to == c.db && src == dst) || (!replace && ks.get(to, dst).is_some()) {
+        return Ok(());
+    }
+    let copied = Slot { written: c.stamp, ..slot.clone() };
+    ks.db_mut(to).insert(dst.to_vec(), copied);
+    Ok(())
+}
+
+fn swapdb(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    let a = uint(c.arg(1)?, i64::MAX as u64)?;
+    let b = uint(c.arg(2)?, i64::MAX as u64)?;
+    let da = ks.dbs.remove(&a);
+    let db = ks.dbs.remove(&b);
+    for (n, d) in [(a, db), (b, da)] {
+        if let Some(mut d) = d.filter(|d| !d.is_empty()) {
+            d.values_mut().for_each(|s| s.written = c.stamp);
+            ks.dbs.insert(n, d);
+        }
+    }
+    Ok(())
+}
+
+fn flushdb(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    ks.dbs.remove(&c.db);
+    Ok(())
+}
+
+fn flushall(ks: &mut Keyspace, _: &Call<'_>) -> Result<(), Reject> {
+    ks.dbs.clear();
+    Ok(())
+}
+
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`: the payload is a
+/// value in RDB encoding, its format version and a CRC-64.
+fn restore(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    let (key, ttl, payload) = (c.arg(1)?, int(c.arg(2)?)?, c.arg(3)?);
+    let (mut replace, mut absolute, mut i) = (false, false, 4);
+    while i < c.args.len() {
+        match c.args[i] {
+            a if is(a, "REPLACE") => replace = true,
+            a if is(a, "ABSTTL") => absolute = true,
+            a if is(a, "IDLETIME") || is(a, "FREQ") => i += 1,
+            _ => return Err("syntax error".into()),
+        }
+        i += 1;
+    }
+    if ttl != 0 && !absolute {
+        return Err("a relative TTL: servers log RESTORE with ABSTTL".into());
+    }
+    if !replace && ks.get(c.db, key).is_some() {
+        return Err("BUSYKEY Target key name already exists".into());
+    }
+    let val = decode_payload(payload)?;
+    ks.put(c, key, val, (ttl != 0).then_some(ttl));
+    Ok(())
+}
+
+/// Decodes a DUMP payload after checking its footer.
+pub(super) fn decode_payload(payload: &[u8]) -> Result<Val, Reject> {
+    let bad = |why: &str| format!("ERR DUMP payload version or checksum are wrong ({why})");
+    let body_len = payload.len().checked_sub(10).ok_or_else(|| bad("too short"))?;
+    let (body, footer) = payload.split_at(body_len);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..10].try_into().map_err(|_| bad("footer"))?);
+    if crc != 0 && crc != crate::rdb::crc::crc64(&payload[..body_len + 2]) {
+        return Err(bad("checksum"));
+    }
+    let vendor = if version >= 80 { Vendor::Valkey } else { Vendor::Redis };
+    let code = *body.first().ok_or_else(|| bad("no type"))?;
+    let enc = Encoding::from_code(code, vendor).ok_or_else(|| bad("type"))?;
+    let mut cur = Cursor::new(&body[1..], 0);
+    let value = decode::decode(enc, &mut cur).map_err(|e| format!("ERR Bad data format: {e}"))?;
+    if cur.remaining() != 0 {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(Val::from_value(value))
+}

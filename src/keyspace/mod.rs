@@ -1,0 +1,105 @@
+//! An in-memory model of a server's databases that applies the commands servers write to an
+//! AOF, with their semantics, and loads from and writes to the dataset model ([`Item`]).
+//!
+//! Each key remembers when (the latest `#TS:` annotation) and from which input it was last
+//! written, for `merge`. Commands arrive as [`CommandRecord`]s; one the model does not know, or
+//! one a server would have rejected (so the log and the model disagree), stops with an error
+//! naming the command, the input file and the offset.
+
+mod apply;
+mod args;
+mod function;
+mod hash;
+mod keys;
+mod list;
+mod load;
+mod set;
+mod stream;
+mod string;
+mod value;
+mod zset;
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+pub use apply::Applier;
+pub use value::{HashValue, Val, ZSet};
+
+use crate::dataset::Item;
+use crate::rdb::Bytes;
+
+/// When and from where a key was last written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp {
+    /// The latest `#TS:` annotation before the write, Unix seconds.
+    pub ts: Option<i64>,
+    /// Index of the input the write came from.
+    pub source: u32,
+}
+
+/// A key's value, expiry and last write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slot {
+    /// The value.
+    pub val: Val,
+    /// Absolute expiry, Unix ms.
+    pub expire_ms: Option<i64>,
+    /// The last write.
+    pub written: Stamp,
+}
+
+/// One database: keys to their slots.
+pub type Db = FxHashMap<Vec<u8>, Slot>;
+
+/// Every database, plus function libraries.
+#[derive(Clone, Debug, Default)]
+pub struct Keyspace {
+    /// Non-empty databases by number.
+    pub dbs: BTreeMap<u64, Db>,
+    /// Function libraries by name: their source code.
+    pub functions: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Keyspace {
+    /// An empty keyspace.
+    pub fn new() -> Keyspace {
+        Keyspace::default()
+    }
+
+    /// The database `db`, created empty if needed.
+    pub fn db_mut(&mut self, db: u64) -> &mut Db {
+        self.dbs.entry(db).or_default()
+    }
+
+    /// The slot of `key` in `db`.
+    pub fn get(&self, db: u64, key: &[u8]) -> Option<&Slot> {
+        self.dbs.get(&db)?.get(key)
+    }
+
+    /// Number of keys in every database.
+    pub fn len(&self) -> usize {
+        self.dbs.values().map(FxHashMap::len).sum()
+    }
+
+    /// True when no database holds a key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The dataset as items: function libraries, then each database's keys sorted by name
+    /// (so output does not depend on hashing). Keys whose expiry is at or before
+    /// `drop_expired_at` (Unix ms) are left out.
+    pub fn items(&self, drop_expired_at: Option<i64>) -> impl Iterator<Item = Item<'_>> + '_ {
+        let functions = self.functions.values().map(|code| Item::Function { code: Bytes::Borrowed(code) });
+        let keys = self.dbs.iter().flat_map(move |(&db, keys)| {
+            let mut sorted: Vec<(&Vec<u8>, &Slot)> = keys
+                .iter()
+                .filter(|(_, s)| !matches!((drop_expired_at, s.expire_ms), (Some(now), Some(e)) if e <= now))
+                .collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            sorted.into_iter().map(move |(key, slot)| Item::Key(slot.to_entry(db, key)))
+        });
+        functions.chain(keys)
+    }
+}

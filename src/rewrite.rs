@@ -1,0 +1,176 @@
+//! `rewrite`: load an AOF (single file, RDB preamble, multi-part directory or manifest) or an
+//! RDB file into the keyspace, and write its minimal form.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::aof::manifest::{FileType, Manifest, ManifestEntry, locate};
+use crate::dataset::Item;
+use crate::emit::RespWriter;
+use crate::error::{Error, ErrorKind, Result};
+use crate::input::Input;
+use crate::keyspace::{Applier, Keyspace};
+use crate::rdb::write::{Adjustments, FileOptions, RdbFile, ValueWriter};
+
+/// The files of one input, in load order, with their names for messages.
+pub struct Inputs {
+    /// (path, mapped bytes) in load order.
+    pub files: Vec<(PathBuf, Input)>,
+}
+
+impl Inputs {
+    /// Opens `path`: a multi-part AOF directory or manifest (its base and incr files), or one
+    /// file (RDB, or AOF with or without preamble).
+    ///
+    /// # Errors
+    /// Unreadable files or manifest.
+    pub fn open(path: &Path) -> Result<Inputs> {
+        let io = |p: &Path, e: std::io::Error| {
+            Error::new(ErrorKind::Io(std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))), 0)
+        };
+        let Some((dir, manifest_path)) = locate(path).map_err(|e| io(path, e))? else {
+            return Ok(Inputs {
+                files: vec![(path.to_path_buf(), Input::open(path).map_err(|e| io(path, e))?)],
+            });
+        };
+        let manifest = Manifest::parse(&std::fs::read(&manifest_path).map_err(|e| io(&manifest_path, e))?)?;
+        let mut files = Vec::new();
+        for entry in manifest.base().into_iter().chain(manifest.incrs()) {
+            let file = dir.join(OsStr::from_bytes(&entry.name));
+            let input = Input::open(&file).map_err(|e| io(&file, e))?;
+            files.push((file, input));
+        }
+        Ok(Inputs { files })
+    }
+
+    /// Total input bytes.
+    pub fn len(&self) -> u64 {
+        self.files.iter().map(|(_, i)| i.bytes().len() as u64).sum()
+    }
+
+    /// True without bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies every file, in order, to `applier` (as input `source`).
+    ///
+    /// # Errors
+    /// A damaged file or a command the keyspace cannot apply; with several files, the
+    /// message names the file (offsets are in that file).
+    pub fn apply<'a>(&'a self, applier: &mut Applier<'a>, source: u32) -> Result<()> {
+        applier.set_source(source);
+        let several = self.files.len() > 1;
+        for (index, (path, input)) in self.files.iter().enumerate() {
+            applier
+                .load_file(input.bytes(), index)
+                .map_err(|e| if several { name_file(e, path) } else { e })?;
+        }
+        Ok(())
+    }
+}
+
+/// Names the file an error's offset belongs to.
+fn name_file(e: Error, path: &Path) -> Error {
+    let offset = e.offset();
+    let file = path.display();
+    let kind = match e.kind() {
+        ErrorKind::Command { command, reason } => {
+            ErrorKind::Command { command: command.clone(), reason: format!("{reason} (in {file})") }
+        }
+        other => ErrorKind::Invalid {
+            what: "AOF file",
+            expected: "a file that loads",
+            found: format!("{file}: {other}"),
+        },
+    };
+    Error::new(kind, offset)
+}
+
+/// An output form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// RESP commands.
+    Aof,
+    /// An RDB file.
+    Rdb,
+    /// An RDB file marked as an AOF base, with an empty RESP tail.
+    Preamble,
+    /// A directory with a base RDB, an empty incr file and a manifest.
+    Multipart,
+}
+
+/// What was written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Keys written.
+    pub keys: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// What the output format changed.
+    pub adjustments: Adjustments,
+}
+
+/// Writes the keyspace as RESP (SELECT only when the database changes), skipping keys that
+/// expire at or before `drop_expired_at`.
+///
+/// # Errors
+/// What RESP cannot hold, or a write failure.
+pub fn write_resp(
+    ks: &Keyspace,
+    resp: &RespWriter,
+    drop_expired_at: Option<i64>,
+    mut out: impl Write,
+) -> Result<Written> {
+    let mut written = Written::default();
+    let mut buf = Vec::new();
+    let mut db = None;
+    for item in ks.items(drop_expired_at) {
+        buf.clear();
+        if let Item::Key(e) = &item
+            && db != Some(e.db)
+        {
+            RespWriter::put_select(&mut buf, e.db);
+            db = Some(e.db);
+        }
+        if resp.put_item(&item, &mut buf, &mut written.adjustments)? && matches!(item, Item::Key(_)) {
+            written.keys += 1;
+        }
+        out.write_all(&buf)?;
+        written.bytes += buf.len() as u64;
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// Writes the keyspace as an RDB file.
+///
+/// # Errors
+/// What the target cannot hold, or a write failure.
+pub fn write_rdb(
+    ks: &Keyspace,
+    values: ValueWriter,
+    options: FileOptions,
+    drop_expired_at: Option<i64>,
+    out: impl Write,
+) -> Result<Written> {
+    let mut file = RdbFile::new(out, values, options)?;
+    let mut keys = 0;
+    for item in ks.items(drop_expired_at) {
+        keys += u64::from(matches!(item, Item::Key(_)));
+        file.write_item(&item)?;
+    }
+    let (_, bytes, adjustments) = file.finish()?;
+    Ok(Written { keys, bytes, adjustments })
+}
+
+/// The files of a multi-part AOF whose base is `base_name` (an RDB) and whose incr file,
+/// `incr_name`, is empty: the manifest text.
+pub fn multipart_manifest(base_name: &str, incr_name: &str) -> Vec<u8> {
+    let mut manifest = Manifest::default();
+    manifest.entries.push(ManifestEntry::new(base_name, 1, FileType::Base));
+    manifest.entries.push(ManifestEntry::new(incr_name, 1, FileType::Incr));
+    manifest.to_bytes()
+}
