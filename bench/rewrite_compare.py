@@ -65,7 +65,8 @@ def run_server(server: str, aof_dir: str) -> dict:
         log = os.path.join(tmp, "server.log")
         argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
                 "--appendonly", "yes", "--appenddirname", "appendonlydir",
-                "--aof-use-rdb-preamble", "no", "--daemonize", "no", "--logfile", log]
+                "--aof-use-rdb-preamble", "no", "--auto-aof-rewrite-percentage", "0",
+                "--daemonize", "no", "--logfile", log]
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         sampler = Sampler(proc.pid)

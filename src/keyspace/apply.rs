@@ -107,7 +107,7 @@ impl<'a> Applier<'a> {
 
     /// The stamp of records loaded from the current input (no `#TS:` known).
     pub fn stamp(&self) -> Stamp {
-        Stamp { ts: None, source: self.source }
+        Stamp::new(None, self.source)
     }
 
     /// Drops a transaction never closed (each file is loaded by a fresh client).
@@ -134,7 +134,7 @@ impl<'a> Applier<'a> {
         let call = Call {
             args: cmd.args().collect(),
             db: record.db,
-            stamp: Stamp { ts: record.timestamp, source: self.source },
+            stamp: Stamp::new(record.timestamp, self.source),
         };
         let reject = |reason: String| {
             let command = String::from_utf8_lossy(cmd.name).to_ascii_uppercase();
@@ -159,11 +159,8 @@ impl Keyspace {
     pub(super) fn or_insert(&mut self, call: &Call<'_>, key: &[u8], empty: Val) -> Result<&mut Val, Reject> {
         let kind = empty.kind();
         let db = self.db_mut(call.db);
-        let slot = db.entry(key.to_vec()).or_insert_with(|| Slot {
-            val: empty,
-            expire_ms: None,
-            written: call.stamp,
-        });
+        let slot =
+            db.entry(key.into()).or_insert_with(|| Slot { val: empty, expire_ms: None, written: call.stamp });
         if slot.val.kind() != kind {
             return Err(wrong_type());
         }
@@ -195,7 +192,7 @@ impl Keyspace {
 
     /// Sets `key` to `val` with `expire_ms`, replacing whatever it held.
     pub(super) fn put(&mut self, call: &Call<'_>, key: &[u8], val: Val, expire_ms: Option<i64>) {
-        self.db_mut(call.db).insert(key.to_vec(), Slot { val, expire_ms, written: call.stamp });
+        self.db_mut(call.db).insert(key.into(), Slot { val, expire_ms, written: call.stamp });
     }
 
     /// Removes `key` from the call's database.

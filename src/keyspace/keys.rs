@@ -89,7 +89,7 @@ fn rename(ks: &mut Keyspace, c: &Call<'_>, nx: bool) -> Result<(), Reject> {
     }
     let mut slot = ks.remove(c.db, src).ok_or("ERR no such key")?;
     slot.written = c.stamp;
-    ks.db_mut(c.db).insert(dst.to_vec(), slot);
+    ks.db_mut(c.db).insert(dst.into(), slot);
     Ok(())
 }
 
@@ -101,7 +101,7 @@ fn move_key(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     }
     if let Some(mut slot) = ks.remove(c.db, key) {
         slot.written = c.stamp;
-        ks.db_mut(to).insert(key.to_vec(), slot);
+        ks.db_mut(to).insert(key.into(), slot);
     }
     Ok(())
 }
@@ -126,7 +126,7 @@ fn copy(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Ok(());
     }
     let copied = Slot { written: c.stamp, ..slot.clone() };
-    ks.db_mut(to).insert(dst.to_vec(), copied);
+    ks.db_mut(to).insert(dst.into(), copied);
     Ok(())
 }
 

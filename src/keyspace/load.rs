@@ -19,7 +19,7 @@ impl Keyspace {
             Item::Key(entry) => {
                 let slot =
                     Slot { val: Val::from_value(entry.value), expire_ms: entry.expire_ms, written: stamp };
-                self.db_mut(entry.db).insert(entry.key.to_vec(), slot);
+                self.db_mut(entry.db).insert(entry.key.to_vec().into(), slot);
             }
             Item::Function { code } => self.load_library(code.to_vec()),
             Item::FunctionPreGa { name, engine, code, .. } => {

@@ -29,13 +29,32 @@ pub use value::{HashValue, Val, ZSet};
 use crate::dataset::Item;
 use crate::rdb::Bytes;
 
-/// When and from where a key was last written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+/// When and from where a key was last written (16 bytes: every key carries one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stamp {
+    /// The latest `#TS:` annotation before the write, Unix seconds; [`NO_TS`] for none.
+    ts: i64,
+    source: u32,
+}
+
+/// The stored time of a write with no `#TS:` annotation before it.
+const NO_TS: i64 = i64::MIN;
+
+impl Stamp {
+    /// A write after annotation `ts` (Unix seconds) from input `source`.
+    pub fn new(ts: Option<i64>, source: u32) -> Stamp {
+        Stamp { ts: ts.unwrap_or(NO_TS), source }
+    }
+
     /// The latest `#TS:` annotation before the write, Unix seconds.
-    pub ts: Option<i64>,
+    pub fn ts(self) -> Option<i64> {
+        (self.ts != NO_TS).then_some(self.ts)
+    }
+
     /// Index of the input the write came from.
-    pub source: u32,
+    pub fn source(self) -> u32 {
+        self.source
+    }
 }
 
 /// A key's value, expiry and last write.
@@ -50,7 +69,7 @@ pub struct Slot {
 }
 
 /// One database: keys to their slots.
-pub type Db = FxHashMap<Vec<u8>, Slot>;
+pub type Db = FxHashMap<Box<[u8]>, Slot>;
 
 /// Every database, plus function libraries.
 #[derive(Clone, Debug, Default)]
@@ -93,7 +112,7 @@ impl Keyspace {
     pub fn items(&self, drop_expired_at: Option<i64>) -> impl Iterator<Item = Item<'_>> + '_ {
         let functions = self.functions.values().map(|code| Item::Function { code: Bytes::Borrowed(code) });
         let keys = self.dbs.iter().flat_map(move |(&db, keys)| {
-            let mut sorted: Vec<(&Vec<u8>, &Slot)> = keys
+            let mut sorted: Vec<(&Box<[u8]>, &Slot)> = keys
                 .iter()
                 .filter(|(_, s)| !matches!((drop_expired_at, s.expire_ms), (Some(now), Some(e)) if e <= now))
                 .collect();
@@ -101,5 +120,18 @@ impl Keyspace {
             sorted.into_iter().map(move |(key, slot)| Item::Key(slot.to_entry(db, key)))
         });
         functions.chain(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_stay_small() {
+        // Every key pays for a slot: the largest value kind is boxed and the stamp packed.
+        assert!(size_of::<Slot>() <= 72, "{} bytes", size_of::<Slot>());
+        assert!(size_of::<Val>() <= 40, "{} bytes", size_of::<Val>());
+        assert_eq!(size_of::<Stamp>(), 16);
     }
 }

@@ -423,7 +423,7 @@ fn xgroup(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         let s = stream_mut(ks, c, key)?.ok_or_else(syntax)?;
         s.groups.retain(|g| g.name.as_cow().as_ref() != name);
     } else if is(sub, "CREATECONSUMER") && n == 5 {
-        let seen = c.stamp.ts.map_or(0, |t| t.saturating_mul(1000));
+        let seen = c.stamp.ts().map_or(0, |t| t.saturating_mul(1000));
         let s = stream_mut(ks, c, key)?.ok_or_else(syntax)?;
         let g = group_mut(s, name).ok_or_else(|| no_group(c, name))?;
         consumer_index(g, c.args[4], seen);

@@ -20,8 +20,9 @@ pub enum Val {
     List(VecDeque<Vec<u8>>),
     /// A set.
     Set(FxHashSet<Vec<u8>>),
-    /// A sorted set.
-    ZSet(ZSet),
+    /// A sorted set (boxed: it is the largest variant, and keys of other types should not pay
+    /// for its size).
+    ZSet(Box<ZSet>),
     /// A hash; fields may carry an absolute expiry.
     Hash(FxHashMap<Vec<u8>, HashValue>),
     /// A stream.
@@ -139,7 +140,7 @@ impl Val {
                 for (m, s) in v {
                     z.insert(owned(m), s);
                 }
-                Val::ZSet(z)
+                Val::ZSet(Box::new(z))
             }
             Value::Hash(v) => Val::Hash(
                 v.into_iter()

@@ -82,7 +82,7 @@ fn store(ks: &mut Keyspace, c: &Call<'_>, dst: &[u8], mut result: ZSet) {
     if result.is_empty() {
         ks.remove(c.db, dst);
     } else {
-        ks.put(c, dst, Val::ZSet(result), None);
+        ks.put(c, dst, Val::ZSet(Box::new(result)), None);
     }
 }
 
@@ -119,7 +119,7 @@ fn zadd(ks: &mut Keyspace, c: &Call<'_>, mut incr: bool) -> Result<(), Reject> {
     if xx && ks.get(c.db, key).is_none() {
         return Ok(());
     }
-    let z = as_zset(ks.or_insert(c, key, Val::ZSet(ZSet::default()))?)?;
+    let z = as_zset(ks.or_insert(c, key, Val::ZSet(Box::default()))?)?;
     let mut listpack = listpack_sized(z, 0) && scores.len() <= LISTPACK_ENTRIES;
     for (score, member) in scores.into_iter().zip(pairs.iter().skip(1).step_by(2)) {
         let Some(current) = z.score(member) else {
