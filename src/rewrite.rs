@@ -55,18 +55,21 @@ impl Inputs {
         self.len() == 0
     }
 
-    /// Applies every file, in order, to `applier` (as input `source`).
+    /// Applies every file, in order, to `applier` (as input `source`); `progress` is told the
+    /// bytes done over all files.
     ///
     /// # Errors
     /// A damaged file or a command the keyspace cannot apply; with several files, the
     /// message names the file (offsets are in that file).
-    pub fn apply<'a>(&'a self, applier: &mut Applier<'a>, source: u32) -> Result<()> {
+    pub fn apply<'a>(&'a self, applier: &mut Applier<'a>, source: u32, progress: &dyn Fn(u64)) -> Result<()> {
         applier.set_source(source);
         let several = self.files.len() > 1;
+        let mut before = 0;
         for (index, (path, input)) in self.files.iter().enumerate() {
             applier
-                .load_file(input.bytes(), index)
+                .load_file(input.bytes(), index, &|at| progress(before + at))
                 .map_err(|e| if several { name_file(e, path) } else { e })?;
+            before += input.bytes().len() as u64;
         }
         Ok(())
     }

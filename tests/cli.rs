@@ -160,3 +160,34 @@ fn convert_writes_rdb_and_resp_and_refuses_what_a_target_cannot_hold() {
     let direct = aoftool(&["convert", &dump(), "--to", "jsonl", "--keys-only"], None).stdout;
     assert_eq!(again.iter().filter(|&&b| b == b'\n').count(), direct.iter().filter(|&&b| b == b'\n').count());
 }
+
+#[test]
+fn rewrite_writes_each_form_refuses_unknown_commands_and_never_replaces_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let aof = testdata().join("redis7/aof-multipart").display().to_string();
+    let out = dir.path().join("out.aof");
+    let ok = aoftool(&["rewrite", &aof, "-o", out.to_str().unwrap()], None);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("keys"));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"*3\r\n$8\r\nFUNCTION\r\n"));
+    let multipart = dir.path().join("mp");
+    let args = ["rewrite", &aof, "-o", multipart.to_str().unwrap(), "--format", "multipart"];
+    assert!(aoftool(&args, None).status.success());
+    let mut names: Vec<String> = std::fs::read_dir(&multipart)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof", "appendonly.aof.manifest"]);
+    let again = aoftool(&args, None);
+    assert_eq!(again.status.code(), Some(2), "an existing directory is not replaced");
+    let same = aoftool(&["rewrite", out.to_str().unwrap(), "-o", out.to_str().unwrap()], None);
+    assert_eq!(same.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("would replace the input"));
+    let unknown = dir.path().join("eval.aof");
+    std::fs::write(&unknown, b"*2\r\n$4\r\nEVAL\r\n$1\r\nx\r\n").unwrap();
+    let refused = aoftool(&["rewrite", unknown.to_str().unwrap(), "-o", out.to_str().unwrap()], None);
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("offset 0") && message.contains("EVAL"), "{message}");
+}

@@ -84,7 +84,7 @@ pub(crate) fn differential(kind: Kind, commands: &[Cmd]) -> Result<(), String> {
     let aof = dir.path().join("aof");
     let inputs = Inputs::open(&aof).map_err(|e| e.to_string())?;
     let mut applier = Applier::new(Keyspace::new(), 0);
-    inputs.apply(&mut applier, 0).map_err(|e| format!("applying the server's AOF: {e}"))?;
+    inputs.apply(&mut applier, 0, &|_| {}).map_err(|e| format!("applying the server's AOF: {e}"))?;
     let keyspace = applier.finish();
     drop(origin);
 
@@ -268,7 +268,7 @@ fn strings_and_keys_match_the_servers() {
 fn an_unknown_command_stops_with_its_name_and_offset() {
     let aof = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$4\r\nEVAL\r\n$1\r\nx\r\n";
     let mut applier = Applier::new(Keyspace::new(), 0);
-    let e = applier.load_file(aof, 0).unwrap_err();
+    let e = applier.load_file(aof, 0, &|_| {}).unwrap_err();
     assert_eq!(e.offset(), 27);
     assert!(e.to_string().contains("EVAL"), "{e}");
 }

@@ -52,13 +52,16 @@ pub(super) fn library_name(code: &[u8]) -> &[u8] {
     line.split(|&b| b == b' ').find_map(|w| w.strip_prefix(b"name=")).unwrap_or(line)
 }
 
+/// Commands between two progress reports.
+const PROGRESS_EVERY: usize = 1 << 16;
+
 impl<'a> Applier<'a> {
     /// Applies one file: an RDB file, or an AOF — RESP commands, after an RDB preamble when it
-    /// has one. `file` numbers it in errors.
+    /// has one. `file` numbers it in errors; `progress` is told the offset reached now and then.
     ///
     /// # Errors
     /// A damaged file, or a command the model cannot apply.
-    pub fn load_file(&mut self, data: &'a [u8], file: usize) -> Result<()> {
+    pub fn load_file(&mut self, data: &'a [u8], file: usize, progress: &dyn Fn(u64)) -> Result<()> {
         self.drop_open_transaction();
         let mut resp_start = 0;
         if crate::check::is_rdb(data) {
@@ -74,9 +77,15 @@ impl<'a> Applier<'a> {
             }
         }
         let body = &data[resp_start..];
-        for record in CommandReader::new(Parser::new(body, resp_start as u64), file) {
-            self.apply(record?)?;
+        progress(resp_start as u64);
+        for (n, record) in CommandReader::new(Parser::new(body, resp_start as u64), file).enumerate() {
+            let record = record?;
+            if n % PROGRESS_EVERY == 0 {
+                progress(record.command.offset);
+            }
+            self.apply(record)?;
         }
+        progress(data.len() as u64);
         self.drop_open_transaction();
         Ok(())
     }

@@ -63,7 +63,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let inputs = Inputs::open(&args.input).with_context(|| args.input.display().to_string())?;
     let bar = crate::progress::bar(inputs.len());
     let mut applier = Applier::new(Keyspace::new(), 0);
-    inputs.apply(&mut applier, 0).with_context(|| args.input.display().to_string())?;
+    inputs
+        .apply(&mut applier, 0, &|at| bar.set_position(at))
+        .with_context(|| args.input.display().to_string())?;
     let commands = applier.applied();
     let keyspace = applier.finish();
     bar.finish_and_clear();
