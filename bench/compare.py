@@ -11,9 +11,15 @@ with every run's wall time listed.  MB/s = file bytes / 1e6 /
 wall seconds; keys/s = keys in the file / wall seconds (the same key count for every
 tool, even those that skip streams).  Memory: see bench/measure.py and bench/redis_load.py.
 
+The "write" tools (`convert --to rdb|resp`) write their output with `-o` to a file in
+BENCH_OUT (default /work/benchout, on the same disk as the inputs); the file's size is
+reported and the file removed after each run.  redis-save is redis-server loading the file
+and then running SAVE (bench/redis_load.py --save): its wall time is SAVE's round trip, its
+memory the server's peak over load and save.
+
 Environment: AOFTOOL (release binary), DECODE_FILE (bench binary of benches/decode_file.rs),
 RDB_CLI (the `rdb` crate's CLI), RDBPY_PYTHON (a python with rdb-py), REDIS_SERVER,
-REDIS_CHECK_RDB.
+REDIS_CHECK_RDB, BENCH_OUT.
 """
 
 from __future__ import annotations
@@ -38,9 +44,15 @@ RDB_CLI = os.environ.get("RDB_CLI", "/work/benchtools/bin/rdb")
 RDBPY = os.environ.get("RDBPY_PYTHON", "/work/benchtools/venv/bin/python")
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 REDIS_CHECK_RDB = os.environ.get("REDIS_CHECK_RDB", "/usr/bin/redis-check-rdb")
+BENCH_OUT = os.environ.get("BENCH_OUT", "/work/benchout")
+
+
+def out_file(suffix: str) -> str:
+    return os.path.join(BENCH_OUT, f"aoftool-bench-out.{suffix}")
 
 # (name, group, description, argv builder).  group "convert" = writes JSON;
-# "decode" = full decode with no output.
+# "decode" = full decode with no output; "write" = writes an RDB file or RESP to a file
+# (argv builder's output path is removed after each run).
 TOOLS = [
     ("aoftool", "convert", "aoftool convert --to jsonl (2 threads, default)",
      lambda f: [AOFTOOL, "convert", f, "--to", "jsonl"]),
@@ -68,7 +80,22 @@ TOOLS = [
      lambda f: [RDBPY, os.path.join(HERE, "rdbpy_json.py"), f, "--no-output"]),
     ("redis-load", "load", "redis-server 7.0 loading the file at start-up",
      None),
+    ("to-rdb", "write", "aoftool convert --to rdb -o FILE (2 threads, default)",
+     lambda f: [AOFTOOL, "convert", f, "--to", "rdb", "-o", out_file("rdb")]),
+    ("to-rdb-t1", "write", "aoftool convert --to rdb -o FILE --threads 1",
+     lambda f: [AOFTOOL, "convert", f, "--to", "rdb", "-o", out_file("rdb"), "--threads", "1"]),
+    ("to-resp", "write", "aoftool convert --to resp -o FILE (2 threads, default)",
+     lambda f: [AOFTOOL, "convert", f, "--to", "resp", "-o", out_file("resp")]),
+    ("to-resp-t1", "write", "aoftool convert --to resp -o FILE --threads 1",
+     lambda f: [AOFTOOL, "convert", f, "--to", "resp", "-o", out_file("resp"), "--threads", "1"]),
+    ("to-resp-restore", "write", "aoftool convert --to resp --restore -o FILE (2 threads)",
+     lambda f: [AOFTOOL, "convert", f, "--to", "resp", "--restore", "-o", out_file("restore")]),
+    ("redis-save", "write", "redis-server 7.0: load the file, then SAVE (time of SAVE)",
+     None),
 ]
+
+# Tools that are off unless named in --only (slow, or not about reading).
+OPT_IN = {"to-rdb-t1", "to-resp-t1", "redis-save"}
 
 
 def warm(path: str) -> None:
@@ -79,14 +106,23 @@ def warm(path: str) -> None:
 
 def run_tool(name: str, argv, path: str) -> dict:
     warm(path)
-    if argv is None:  # redis-server load
+    if argv is None:  # redis-server load (and SAVE)
+        extra = ["--save"] if name == "redis-save" else []
         out = subprocess.run([sys.executable, os.path.join(HERE, "redis_load.py"), path,
-                              "--server", REDIS_SERVER],
+                              "--server", REDIS_SERVER] + extra,
                              capture_output=True, text=True)
         if out.returncode != 0:
             return {"exit": out.returncode, "error": out.stderr[-2000:], "wall_s": None}
         return json.loads(out.stdout)
-    return measure(argv(path))
+    cmd = argv(path)
+    output = cmd[cmd.index("-o") + 1] if "-o" in cmd else None
+    if output:
+        os.makedirs(os.path.dirname(output), exist_ok=True)
+    r = measure(cmd)
+    if output and os.path.exists(output):
+        r["output_bytes"] = os.path.getsize(output)
+        os.remove(output)
+    return r
 
 
 def count_keys(path: str) -> int:
@@ -129,18 +165,22 @@ def mb(kb):
     return "" if kb is None else f"{kb / 1024:,.0f}"
 
 
+def out_mb(n):
+    return "" if n is None else f"{n / 1e6:,.0f}"
+
+
 def table(file_results: dict, path: str, size: int, keys: int) -> str:
     rows = []
     head = ("| tool | what | best wall s | MB/s | keys/s | CPU s | MB/CPU-s | peak anon RSS MB | "
-            "peak file RSS MB | peak total RSS MB | all runs, wall s |")
+            "peak file RSS MB | peak total RSS MB | output MB | all runs, wall s |")
     rows.append(head)
-    rows.append("|" + "---|" * 11)
+    rows.append("|" + "---|" * 12)
     for name, group, desc, _ in TOOLS:
         r = file_results.get(name)
         if r is None:
             continue
         if r.get("wall_s") is None or r.get("exit") != 0:
-            rows.append(f"| {name} | {desc} | failed (exit {r.get('exit')}) |" + " |" * 8)
+            rows.append(f"| {name} | {desc} | failed (exit {r.get('exit')}) |" + " |" * 9)
             continue
         w = r["wall_s"]
         cpu_s = None if r.get("user_s") is None else r["user_s"] + r["sys_s"]
@@ -148,11 +188,19 @@ def table(file_results: dict, path: str, size: int, keys: int) -> str:
         per_cpu = "" if not cpu_s else f"{size / 1e6 / cpu_s:,.0f}"
         if name == "redis-load" and r.get("log_load_s") is not None:
             desc = f"{desc} (server log: {r['log_load_s']:.2f} s; {r['keys']:,} keys)"
+        if name == "redis-save":
+            # CPU time and memory cover load + SAVE; MB/s is input bytes / SAVE time.
+            cpu_s = None
+            cpu = "(load+save) %.2f" % (r["user_s"] + r["sys_s"])
+            per_cpu = ""
+            if r.get("log_load_s") is not None:
+                desc = (f"{desc}; load took {r['load_wall_s']:.2f} s (server log "
+                        f"{r['log_load_s']:.2f} s); RSS over load + SAVE")
         runs = ", ".join(f"{x:.2f}" for x in r["all_walls"])
         rows.append(
             f"| {name} | {desc} | {w:.2f} | {size / 1e6 / w:,.0f} | {keys / w:,.0f} | {cpu} | "
             f"{per_cpu} | {mb(r.get('peak_anon_kb'))} | {mb(r.get('peak_file_kb'))} | "
-            f"{mb(r.get('maxrss_kb'))} | {runs} |")
+            f"{mb(r.get('maxrss_kb'))} | {out_mb(r.get('output_bytes'))} | {runs} |")
     return "\n".join(rows)
 
 
@@ -172,6 +220,9 @@ def ratios(res: dict) -> list[str]:
             out.append(f"{label}: {w('redis-check-rdb') / w(name):.1f}x redis-check-rdb")
     if w("aoftool") and w("redis-load"):
         out.append(f"convert vs redis-server load: {w('redis-load') / w('aoftool'):.1f}x")
+    for name in ("to-rdb", "to-rdb-t1", "to-resp", "to-resp-t1", "to-resp-restore"):
+        if w(name) and w("redis-save"):
+            out.append(f"{name}: {w('redis-save') / w(name):.1f}x redis-server SAVE")
     return out
 
 
@@ -211,7 +262,7 @@ def main() -> int:
         keys = count_keys(path)
         res = {}
         for name, group, desc, argv in TOOLS:
-            if only and name not in only:
+            if (only and name not in only) or (not only and name in OPT_IN):
                 continue
             runs = []
             for i in range(a.reps):

@@ -5,7 +5,8 @@
 #
 # Environment: BENCHDATA (/work/benchdata), BENCHTOOLS (/work/benchtools: rdb crate CLI in
 # bin/, rdb-py in venv/), CARGO_TARGET_DIR (/work/target-bench), REPS (3), ONLY (tool names,
-# comma-separated), SETUP_PEERS=1 to install the peers first.
+# comma-separated; to-rdb-t1, to-resp-t1 and redis-save run only when named), BENCH_OUT (where
+# the --to rdb|resp outputs go, /work/benchout), SETUP_PEERS=1 to install the peers first.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -366,8 +366,9 @@ impl<W: Write> Sink<W> {
         })
     }
 
+    /// Writes a batch in as few writes as possible: up to each database switch.
     fn write(&mut self, enc: Encoded, counts: &mut Counts) -> Result<()> {
-        let mut start = 0;
+        let (mut written, mut end) = (0, 0);
         for piece in enc.pieces {
             match piece {
                 Piece::Hint { db, keys, expires } => {
@@ -375,22 +376,31 @@ impl<W: Write> Sink<W> {
                         *hint = Some((db, keys, expires));
                     }
                 }
-                Piece::Key { db, end } => {
-                    self.select(db)?;
-                    self.write_bytes(&enc.bytes[start..end])?;
-                    start = end;
+                Piece::Key { db, end: key_end } => {
+                    if self.db() != Some(db) {
+                        self.write_bytes(&enc.bytes[written..end])?;
+                        written = end;
+                        self.select(db)?;
+                    }
+                    end = key_end;
                 }
-                Piece::Other { end } => {
-                    self.write_bytes(&enc.bytes[start..end])?;
-                    start = end;
-                }
+                Piece::Other { end: other_end } => end = other_end,
             }
         }
+        self.write_bytes(&enc.bytes[written..end])?;
         counts.keys_read += enc.counts.keys_read;
         counts.keys_written += enc.counts.keys_written;
         counts.adjustments.add(&enc.counts.adjustments);
         counts.trailer = counts.trailer.or(enc.counts.trailer);
         Ok(())
+    }
+
+    /// The database in effect.
+    fn db(&self) -> Option<u64> {
+        match self {
+            Sink::Rdb { file, .. } => file.db(),
+            Sink::Resp { db, .. } => *db,
+        }
     }
 
     fn select(&mut self, db: u64) -> Result<()> {

@@ -67,6 +67,11 @@ impl<W: Write> RdbFile<W> {
         Ok(())
     }
 
+    /// The database in effect (the last one selected).
+    pub fn db(&self) -> Option<u64> {
+        self.db
+    }
+
     /// Switches to database `db` unless it is current; `hint` (keys, keys with an expiry)
     /// is written as its size hint.
     ///
