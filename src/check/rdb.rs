@@ -83,6 +83,10 @@ impl Visitor for Validate {
     fn end(&mut self) {}
     #[inline]
     fn value(&mut self, _: &Value<'_>) {}
+
+    fn wants_bytes(&self) -> bool {
+        false
+    }
 }
 
 /// Decodes every key name and value of `span` without keeping them, and counts.

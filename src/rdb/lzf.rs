@@ -41,34 +41,59 @@ pub fn decompress(compressed: &[u8], len: u64, offset: u64) -> Result<Vec<u8>> {
 /// Like [`decompress`], into `out` (replacing its contents), so that one buffer serves many
 /// strings. On error `out` holds unspecified bytes.
 pub fn decompress_into(compressed: &[u8], len: u64, offset: u64, out: &mut Vec<u8>) -> Result<()> {
-    let invalid = |expected, found: String| {
-        Error::new(ErrorKind::Invalid { what: "LZF string", expected, found }, offset)
-    };
+    let len = checked_len(compressed, len, offset)?;
+    out.clear();
+    out.resize(len + SLACK, 0);
+    let result = run::<true>(compressed, out, len);
+    outcome(result, len, offset)?;
+    out.truncate(len);
+    Ok(())
+}
+
+/// Checks that `compressed` decompresses to exactly `len` bytes, as [`decompress`] would,
+/// without producing them: for a pass that only validates.
+///
+/// # Errors
+/// The errors [`decompress`] gives.
+pub fn validate(compressed: &[u8], len: u64, offset: u64) -> Result<()> {
+    let len = checked_len(compressed, len, offset)?;
+    outcome(run::<false>(compressed, &mut [], len), len, offset)
+}
+
+fn invalid(expected: &'static str, found: String, offset: u64) -> Error {
+    Error::new(ErrorKind::Invalid { what: "LZF string", expected, found }, offset)
+}
+
+/// The declared length, when the compressed bytes could produce it.
+fn checked_len(compressed: &[u8], len: u64, offset: u64) -> Result<usize> {
     let bound = (compressed.len() as u64).saturating_mul(MAX_EXPANSION);
     if len > bound || len == 0 {
         return Err(invalid(
             "an uncompressed length the compressed bytes can produce",
             format!("{len} bytes from {} compressed bytes", compressed.len()),
+            offset,
         ));
     }
     // `len` is at most 88 times a slice's length here, so it fits in memory's address range.
-    let len = len as usize;
-    out.clear();
-    out.resize(len + SLACK, 0);
-    let result = run(compressed, out, len);
+    Ok(len as usize)
+}
+
+fn outcome(result: std::result::Result<usize, Fault>, len: usize, offset: u64) -> Result<()> {
     match result {
-        Ok(n) if n == len => {
-            out.truncate(len);
-            Ok(())
-        }
-        Ok(n) => Err(invalid("data that decompresses to the declared length", format!("{n} of {len} bytes"))),
-        Err(fault) => Err(invalid("valid LZF data", format!("{fault:?}"))),
+        Ok(n) if n == len => Ok(()),
+        Ok(n) => Err(invalid(
+            "data that decompresses to the declared length",
+            format!("{n} of {len} bytes"),
+            offset,
+        )),
+        Err(fault) => Err(invalid("valid LZF data", format!("{fault:?}"), offset)),
     }
 }
 
 /// Decompresses `input` into `out[..len]` (`out` has [`SLACK`] more bytes); returns the number
-/// of bytes produced. Faults are detected in the order liblzf checks them.
-fn run(input: &[u8], out: &mut [u8], len: usize) -> std::result::Result<usize, Fault> {
+/// of bytes produced. Faults are detected in the order liblzf checks them. Without `WRITE`
+/// only the checks run (`out` is not touched).
+fn run<const WRITE: bool>(input: &[u8], out: &mut [u8], len: usize) -> std::result::Result<usize, Fault> {
     if input.is_empty() {
         return Err(Fault::DataCorrupted);
     }
@@ -85,11 +110,13 @@ fn run(input: &[u8], out: &mut [u8], len: usize) -> std::result::Result<usize, F
             if ip + n > input.len() {
                 return Err(Fault::DataCorrupted);
             }
-            match input.get(ip..ip + SLACK) {
-                // At most 32 bytes: one fixed-size copy, the excess lands in the slack or is
-                // overwritten by what follows.
-                Some(block) => out[op..op + SLACK].copy_from_slice(block),
-                None => out[op..op + n].copy_from_slice(&input[ip..ip + n]),
+            if WRITE {
+                match input.get(ip..ip + SLACK) {
+                    // At most 32 bytes: one fixed-size copy, the excess lands in the slack or
+                    // is overwritten by what follows.
+                    Some(block) => out[op..op + SLACK].copy_from_slice(block),
+                    None => out[op..op + n].copy_from_slice(&input[ip..ip + n]),
+                }
             }
             ip += n;
             op += n;
@@ -110,7 +137,9 @@ fn run(input: &[u8], out: &mut [u8], len: usize) -> std::result::Result<usize, F
                 return Err(Fault::BufferTooSmall);
             }
             let Some(from) = op.checked_sub(distance) else { return Err(Fault::DataCorrupted) };
-            copy_back(out, from, op, n);
+            if WRITE {
+                copy_back(out, from, op, n);
+            }
             op += n;
         }
     }
@@ -163,6 +192,8 @@ mod tests {
     }
 
     fn check_against_reference(compressed: &[u8], len: u64) {
+        let validated = validate(compressed, len, 7).map_err(|e| e.to_string());
+        assert_eq!(validated, decompress(compressed, len, 7).map(drop).map_err(|e| e.to_string()));
         if len == 0 || len > compressed.len() as u64 * MAX_EXPANSION {
             assert!(decompress(compressed, len, 7).is_err());
             return;
