@@ -146,20 +146,34 @@ pub fn rdb_to_json(
         out.write_all(b"]\n").map_err(io_error)?;
     }
     out.flush().map_err(io_error)?;
+    let (trailer, checksum) = checksum_state(data, trailer, options.checksum)?;
+    Ok(Summary { keys_read, keys_written, checksum, trailing_bytes: trailer.trailing_bytes })
+}
+
+/// The trailer a full read of `data` found (an error when the file ended before its EOF
+/// opcode) and the state of its checksum under `policy`.
+///
+/// # Errors
+/// A missing trailer, or a mismatch under [`ChecksumPolicy::Verify`].
+pub fn checksum_state(
+    data: &[u8],
+    trailer: Option<Trailer>,
+    policy: ChecksumPolicy,
+) -> Result<(Trailer, ChecksumState)> {
     let trailer = trailer.ok_or_else(|| {
         Error::new(ErrorKind::Truncated { what: "EOF opcode", needed: 1, available: 0 }, data.len() as u64)
     })?;
-    let checksum = match verify_checksum(data, &trailer) {
+    let state = match verify_checksum(data, &trailer) {
         Ok(true) => ChecksumState::Valid,
         Ok(false) => ChecksumState::Absent,
-        Err(e) => match (e.kind(), options.checksum) {
+        Err(e) => match (e.kind(), policy) {
             (&ErrorKind::ChecksumMismatch { stored, computed }, ChecksumPolicy::Warn) => {
                 ChecksumState::Mismatch { stored, computed }
             }
             _ => return Err(e),
         },
     };
-    Ok(Summary { keys_read, keys_written, checksum, trailing_bytes: trailer.trailing_bytes })
+    Ok((trailer, state))
 }
 
 fn io_error(e: std::io::Error) -> Error {

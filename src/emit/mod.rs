@@ -9,14 +9,14 @@ pub mod resp;
 
 use std::io::Write;
 
-use crate::convert::{ChecksumPolicy, ChecksumState};
+use crate::convert::{ChecksumPolicy, ChecksumState, checksum_state};
 use crate::dataset::{Entry, Item};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::json_reader::{JsonReader, Line, parse_line};
 use crate::parallel::ordered_map;
 use crate::rdb::batch::Batches;
-use crate::rdb::reader::{Record, Trailer, verify_checksum};
+use crate::rdb::reader::{Record, Trailer};
 use crate::rdb::write::record::put_item;
 use crate::rdb::write::{Adjustments, FileOptions, RdbFile, ValueWriter};
 use crate::rdb::{Bytes, Reader};
@@ -84,27 +84,8 @@ pub fn rdb_to(
         |batch| encode_rdb_batch(&batch, options, unfiltered),
         |encoded| sink.write(encoded, &mut counts),
     )?;
-    let trailer = counts.trailer.ok_or_else(|| {
-        Error::new(ErrorKind::Truncated { what: "EOF opcode", needed: 1, available: 0 }, data.len() as u64)
-    })?;
-    let checksum = match verify_checksum(data, &trailer) {
-        Ok(true) => ChecksumState::Valid,
-        Ok(false) => ChecksumState::Absent,
-        Err(e) => match (e.kind(), options.checksum) {
-            (&ErrorKind::ChecksumMismatch { stored, computed }, ChecksumPolicy::Warn) => {
-                ChecksumState::Mismatch { stored, computed }
-            }
-            _ => return Err(e),
-        },
-    };
-    let (bytes_written, adjustments) = sink.finish(counts.adjustments)?;
-    Ok(Summary {
-        keys_read: counts.keys_read,
-        keys_written: counts.keys_written,
-        bytes_written,
-        adjustments,
-        checksum,
-    })
+    let (_, checksum) = checksum_state(data, counts.trailer, options.checksum)?;
+    sink.finish(counts, checksum)
 }
 
 /// Converts a dataset in JSON Lines or one JSON document (`data`, the whole input; the
@@ -148,14 +129,7 @@ pub fn json_to(
     } else {
         ordered_map(options.threads, line_batches(data, progress).map(Ok), encode, write)?;
     }
-    let (bytes_written, adjustments) = sink.finish(counts.adjustments)?;
-    Ok(Summary {
-        keys_read: counts.keys_read,
-        keys_written: counts.keys_written,
-        bytes_written,
-        adjustments,
-        checksum: ChecksumState::Absent,
-    })
+    sink.finish(counts, ChecksumState::Absent)
 }
 
 /// Items per batch of a JSON document, and input bytes per batch of JSON Lines.
@@ -432,20 +406,27 @@ impl<W: Write> Sink<W> {
         }
     }
 
-    /// Ends the output; returns the bytes written and every adjustment.
-    fn finish(self, adjustments: Adjustments) -> Result<(u64, Adjustments)> {
-        match self {
+    /// Ends the output; sums up the conversion.
+    fn finish(self, counts: Counts, checksum: ChecksumState) -> Result<Summary> {
+        let (bytes_written, adjustments) = match self {
             Sink::Rdb { file, .. } => {
                 let mut file = *file;
-                file.add_adjustments(&adjustments);
+                file.add_adjustments(&counts.adjustments);
                 let (_, bytes, adj) = file.finish()?;
-                Ok((bytes, adj))
+                (bytes, adj)
             }
             Sink::Resp { mut out, bytes, .. } => {
                 out.flush()?;
-                Ok((bytes, adjustments))
+                (bytes, counts.adjustments)
             }
-        }
+        };
+        Ok(Summary {
+            keys_read: counts.keys_read,
+            keys_written: counts.keys_written,
+            bytes_written,
+            adjustments,
+            checksum,
+        })
     }
 }
 

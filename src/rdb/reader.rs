@@ -17,22 +17,22 @@ use crate::error::{Error, ErrorKind, Result};
 /// (RAM LRU hint, slot number); skipped as librdb does.
 const OP_ENTERPRISE_RAM_LRU: u8 = 107;
 const OP_ENTERPRISE_SLOT_NUM: u8 = 121;
-const OP_SLOT_IMPORT_OR_KEY_META: u8 = 243;
+pub(crate) const OP_SLOT_IMPORT_OR_KEY_META: u8 = 243;
 const OP_SLOT_INFO: u8 = 244;
-const OP_FUNCTION2: u8 = 245;
+pub(crate) const OP_FUNCTION2: u8 = 245;
 const OP_FUNCTION_PRE_GA: u8 = 246;
-const OP_MODULE_AUX: u8 = 247;
-const OP_IDLE: u8 = 248;
-const OP_FREQ: u8 = 249;
-const OP_AUX: u8 = 250;
-const OP_RESIZEDB: u8 = 251;
-const OP_EXPIRETIME_MS: u8 = 252;
+pub(crate) const OP_MODULE_AUX: u8 = 247;
+pub(crate) const OP_IDLE: u8 = 248;
+pub(crate) const OP_FREQ: u8 = 249;
+pub(crate) const OP_AUX: u8 = 250;
+pub(crate) const OP_RESIZEDB: u8 = 251;
+pub(crate) const OP_EXPIRETIME_MS: u8 = 252;
 const OP_EXPIRETIME: u8 = 253;
-const OP_SELECTDB: u8 = 254;
-const OP_EOF: u8 = 255;
+pub(crate) const OP_SELECTDB: u8 = 254;
+pub(crate) const OP_EOF: u8 = 255;
 
 /// `when_opcode` that every module aux record carries (`RDB_MODULE_OPCODE_UINT`).
-const MODULE_AUX_WHEN_OPCODE: u64 = 2;
+pub(crate) const MODULE_AUX_WHEN_OPCODE: u64 = 2;
 
 /// One top-level item of an RDB file.
 #[derive(Clone, Debug)]

@@ -9,19 +9,11 @@ use crate::dataset::{Entry, Item, pre_ga_library_code};
 use crate::error::Result;
 use crate::rdb::{Bytes, Value, Vendor};
 
-const OP_SLOT_IMPORT: u8 = 243;
-const OP_FUNCTION2: u8 = 245;
-const OP_MODULE_AUX: u8 = 247;
-const OP_IDLE: u8 = 248;
-const OP_FREQ: u8 = 249;
-const OP_AUX: u8 = 250;
-const OP_RESIZEDB: u8 = 251;
-const OP_EXPIRETIME_MS: u8 = 252;
-const OP_SELECTDB: u8 = 254;
-const OP_EOF: u8 = 255;
-
-/// `when_opcode` of module aux records (`RDB_MODULE_OPCODE_UINT`).
-const MODULE_AUX_WHEN_OPCODE: u64 = 2;
+// Opcodes as the reader knows them (243 is Valkey's `SLOT_IMPORT` in VALKEY files).
+use crate::rdb::reader::{
+    MODULE_AUX_WHEN_OPCODE, OP_AUX, OP_EOF, OP_EXPIRETIME_MS, OP_FREQ, OP_FUNCTION2, OP_IDLE, OP_MODULE_AUX,
+    OP_RESIZEDB, OP_SELECTDB, OP_SLOT_IMPORT_OR_KEY_META as OP_SLOT_IMPORT,
+};
 
 /// Aux fields the writer sets itself, and those that describe a replication stream the new
 /// file is not part of: an input's values for these are not copied.
