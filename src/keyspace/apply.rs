@@ -1,7 +1,9 @@
 //! Applying logged commands: transactions, dispatch by name, and errors that name the command.
 
 use super::args::{Reject, show};
-use super::{Keyspace, Slot, Stamp, Val, function, hash, keys, list, set, stream, string, zset};
+use super::{
+    Keyspace, Slot, Stamp, Val, bitfield, function, hash, hll, keys, list, set, stream, string, zset,
+};
 use crate::aof::reader::CommandRecord;
 use crate::error::{Error, ErrorKind, Result};
 use crate::rdb::Kind;
@@ -41,6 +43,8 @@ fn handler(name: &str) -> Option<Handler> {
     [
         keys::lookup,
         string::lookup,
+        bitfield::lookup,
+        hll::lookup,
         function::lookup,
         list::lookup,
         set::lookup,
@@ -192,7 +196,15 @@ impl Keyspace {
 
     /// Sets `key` to `val` with `expire_ms`, replacing whatever it held.
     pub(super) fn put(&mut self, call: &Call<'_>, key: &[u8], val: Val, expire_ms: Option<i64>) {
-        self.db_mut(call.db).insert(key.into(), Slot { val, expire_ms, written: call.stamp });
+        let slot = Slot { val, expire_ms, written: call.stamp };
+        let db = self.db_mut(call.db);
+        // Overwrites are the common case in logs: keep the stored key rather than allocate anew.
+        match db.get_mut(key) {
+            Some(existing) => *existing = slot,
+            None => {
+                db.insert(key.into(), slot);
+            }
+        }
     }
 
     /// Removes `key` from the call's database.

@@ -8,8 +8,10 @@
 
 mod apply;
 mod args;
+mod bitfield;
 mod function;
 mod hash;
+mod hll;
 mod keys;
 mod list;
 mod load;
