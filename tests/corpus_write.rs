@@ -9,30 +9,12 @@ use aoftool::convert::{ChecksumPolicy, JsonFormat, JsonOptions, rdb_to_json};
 use aoftool::dataset::Item;
 use aoftool::emit::{self, Format};
 use aoftool::filter::Filter;
-use aoftool::rdb::write::expect::{as_written, canonicalize};
+use aoftool::rdb::Reader;
+use aoftool::rdb::write::expect::{as_written, read_back};
 use aoftool::rdb::write::{Lossy, Target, ValueWriter};
-use aoftool::rdb::{Reader, Record};
 use aoftool::{Error, ErrorKind};
 
 use crate::corpus::{corpus, files};
-
-/// Every item of an RDB file (keys with canonically ordered values), or the first error.
-fn read_items(rdb: &[u8]) -> Result<Vec<Item<'static>>, Error> {
-    let mut reader = Reader::new(rdb)?;
-    let mut items = Vec::new();
-    while let Some(record) = reader.next_record()? {
-        if matches!(record, Record::Aux { .. }) {
-            continue;
-        }
-        if let Some(mut item) = Item::from_record(&record)? {
-            if let Item::Key(e) = &mut item {
-                canonicalize(&mut e.value);
-            }
-            items.push(item.into_owned());
-        }
-    }
-    Ok(items)
-}
 
 fn write(source: &[u8], target: Target) -> Result<Vec<u8>, Error> {
     let format = Format::Rdb(ValueWriter::new(target, Lossy::default()));
@@ -71,7 +53,7 @@ fn every_readable_corpus_rdb_writes_and_reads_back_the_same() {
     let (mut written, mut refused, mut versions) = (0, Vec::new(), 0);
     for name in files(&root).into_iter().filter(|f| f.ends_with(".rdb")) {
         let source = fs::read(root.join(&name)).unwrap();
-        let Ok(items) = read_items(&source) else { continue };
+        let Ok(items) = read_back(&source) else { continue };
         let header = Reader::new(&source).unwrap().header();
         let default = Target::for_input(Some(header));
         for target in [default].into_iter().chain(Target::ALL.into_iter().filter(|t| *t != default)) {
@@ -95,14 +77,14 @@ fn every_readable_corpus_rdb_writes_and_reads_back_the_same() {
             };
             let expected: Vec<Item<'static>> =
                 items.iter().filter_map(|i| as_written(target, i, Lossy::default())).collect();
-            let back = read_items(&out).unwrap_or_else(|e| panic!("{name} as {target}: {e}"));
+            let back = read_back(&out).unwrap_or_else(|e| panic!("{name} as {target}: {e}"));
             assert!(back == expected, "{name} as {target}: reads back differently");
             versions += 1;
             if target == default {
                 written += 1;
                 let via_json = write_via_json(&source, target);
                 assert!(
-                    read_items(&via_json).ok() == Some(back),
+                    read_back(&via_json).ok() == Some(back),
                     "{name}: via JSON Lines reads back differently"
                 );
             }

@@ -5,7 +5,7 @@
 use aoftool::dataset::Item;
 use aoftool::emit::RespWriter;
 use aoftool::keyspace::{Applier, Keyspace};
-use aoftool::rdb::write::expect::canonicalize;
+use aoftool::rdb::write::expect::read_back;
 use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
 use aoftool::rdb::{Reader, Value};
 use aoftool::rewrite::{Inputs, write_rdb, write_resp};
@@ -23,18 +23,7 @@ pub(crate) fn cmd(words: &[&str]) -> Cmd {
 
 /// Every key and library of an RDB file, keys sorted and values canonically ordered.
 fn content(rdb: &[u8]) -> Vec<Item<'static>> {
-    let mut reader = Reader::new(rdb).unwrap();
-    let mut items = Vec::new();
-    while let Some(record) = reader.next_record().unwrap() {
-        if let Some(mut item) = Item::from_record(&record).unwrap() {
-            match &mut item {
-                Item::Aux { .. } => continue,
-                Item::Key(e) => canonicalize(&mut e.value),
-                _ => {}
-            }
-            items.push(item.into_owned());
-        }
-    }
+    let mut items = read_back(rdb).unwrap();
     items.sort_by_key(|i| match i {
         Item::Key(e) => (1, e.db, e.key.to_vec()),
         other => (0, 0, format!("{other:?}").into_bytes()),

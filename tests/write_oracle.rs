@@ -8,7 +8,7 @@ use aoftool::convert::{ChecksumPolicy, JsonFormat, JsonOptions, rdb_to_json};
 use aoftool::dataset::{Entry, Item};
 use aoftool::emit::{self, Format, RespWriter};
 use aoftool::filter::Filter;
-use aoftool::rdb::write::expect::{as_written, canonicalize};
+use aoftool::rdb::write::expect::{as_written, read_back};
 use aoftool::rdb::write::{Lossy, Target, ValueWriter};
 use aoftool::rdb::{Reader, Value};
 
@@ -48,20 +48,7 @@ fn convert(source: &[u8], format: Format, threads: usize) -> (Vec<u8>, emit::Sum
 
 /// Every item of an RDB file, keys canonically ordered.
 fn read_items(rdb: &[u8]) -> Vec<Item<'static>> {
-    let mut reader = Reader::new(rdb).unwrap();
-    let mut items = Vec::new();
-    while let Some(record) = reader.next_record().unwrap() {
-        match Item::from_record(&record).unwrap() {
-            Some(Item::Aux { .. }) | None => {}
-            Some(mut item) => {
-                if let Item::Key(e) = &mut item {
-                    canonicalize(&mut e.value);
-                }
-                items.push(item.into_owned());
-            }
-        }
-    }
-    items
+    read_back(rdb).unwrap()
 }
 
 fn expected_digest(fixture: &Fixture) -> server::Digest {

@@ -242,23 +242,10 @@ pub fn resp(data: &[u8]) {
 pub fn write_round_trip(data: &[u8]) {
     use aoftool::dataset::Item;
     use aoftool::emit::{self, Format, RespWriter};
-    use aoftool::rdb::write::expect::{as_written, canonicalize};
+    use aoftool::rdb::write::expect::{as_written, read_back};
     use aoftool::rdb::write::{Lossy, Target, ValueWriter};
 
-    fn items(data: &[u8]) -> Result<Vec<Item<'static>>> {
-        let mut reader = Reader::new(data)?;
-        let mut items = Vec::new();
-        while let Some(record) = reader.next_record()? {
-            if let Some(mut item) = Item::from_record(&record)? {
-                if let Item::Key(e) = &mut item {
-                    canonicalize(&mut e.value);
-                }
-                items.push(item.into_owned());
-            }
-        }
-        Ok(items)
-    }
-    let Ok(source) = items(data) else { return };
+    let Ok(source) = read_back(data) else { return };
     let lossy = Lossy { field_ttls: true, functions: true };
     for target in Target::ALL {
         let values = ValueWriter::new(target, lossy);
@@ -277,11 +264,8 @@ pub fn write_round_trip(data: &[u8]) {
                     "{target}: a file that reads completely failed to convert: {e}"
                 ),
                 Ok(_) if is_rdb => {
-                    let back: Vec<Item<'static>> = items(&out)
-                        .unwrap_or_else(|e| panic!("{target}: own output unreadable: {e}"))
-                        .into_iter()
-                        .filter(|i| !matches!(i, Item::Aux { .. }))
-                        .collect();
+                    let back =
+                        read_back(&out).unwrap_or_else(|e| panic!("{target}: own output unreadable: {e}"));
                     let want: Vec<Item<'static>> =
                         source.iter().filter_map(|i| as_written(target, i, lossy)).collect();
                     assert!(back == want, "{target}: reads back differently");

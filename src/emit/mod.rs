@@ -251,9 +251,11 @@ fn encode_rdb_batch(batch: &[Record<'_>], options: &Options, unfiltered: bool) -
                 if !options.filter.keeps_meta(k.db, k.kind(), k.expire_ms) {
                     continue;
                 }
-                let key = k.key.decode().map_err(|e| k.annotate(e))?;
-                if options.filter.needs_key() && !key.with_bytes(|b| options.filter.keeps_key(b)) {
-                    continue;
+                if options.filter.needs_key() {
+                    let key = k.key.decode().map_err(|e| k.annotate(e))?;
+                    if !key.with_bytes(|b| options.filter.keeps_key(b)) {
+                        continue;
+                    }
                 }
                 let item = Item::Key(Entry::from_key_entry(k)?);
                 if enc.put(&options.format, &item).map_err(|e| k.annotate(e.at(k.offset)))? {

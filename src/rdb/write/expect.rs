@@ -5,8 +5,9 @@ use super::record::is_empty_collection;
 use super::target::{FieldTtls, Target};
 use super::value::Lossy;
 use crate::dataset::{Entry, Item, pre_ga_library_code};
+use crate::error::Result;
 use crate::rdb::stream::{Stream, StreamId};
-use crate::rdb::{Bytes, Value};
+use crate::rdb::{Bytes, Reader, Value};
 
 /// The item as reading back a file written for `target` gives it, in canonical order
 /// (see [`canonicalize`]); `None` for what the writer does not carry over (aux fields,
@@ -48,6 +49,28 @@ pub fn as_written(target: Target, item: &Item<'_>, lossy: Lossy) -> Option<Item<
     };
     canonicalize(&mut entry.value);
     Some(Item::Key(entry))
+}
+
+/// Every item of an RDB file but its aux fields, keys' values in canonical order: what
+/// [`as_written`] is compared with.
+///
+/// # Errors
+/// The file does not read.
+pub fn read_back(rdb: &[u8]) -> Result<Vec<Item<'static>>> {
+    let mut reader = Reader::new(rdb)?;
+    let mut items = Vec::new();
+    while let Some(record) = reader.next_record()? {
+        match Item::from_record(&record)? {
+            None | Some(Item::Aux { .. }) => {}
+            Some(mut item) => {
+                if let Item::Key(e) = &mut item {
+                    canonicalize(&mut e.value);
+                }
+                items.push(item.into_owned());
+            }
+        }
+    }
+    Ok(items)
 }
 
 /// Sorts what has no defined order (set members, sorted-set members, hash fields) by bytes,

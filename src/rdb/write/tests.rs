@@ -193,14 +193,20 @@ fn value(field_ttls: bool) -> impl Strategy<Value = Value<'static>> {
 }
 
 fn keyspace(field_ttls: bool) -> impl Strategy<Value = Vec<Item<'static>>> {
-    let key = (0u64..3, bytes(), proptest::option::of(any::<i64>()), proptest::option::of(0u64..1 << 40));
+    let key = (
+        0u64..3,
+        bytes(),
+        proptest::option::of(any::<i64>()),
+        proptest::option::of(0u64..1 << 40),
+        proptest::option::of(any::<u8>()),
+    );
     proptest::collection::vec((key, value(field_ttls)), 0..12).prop_map(|keys| {
         let mut seen = BTreeSet::new();
         let mut by_db: BTreeMap<u64, Vec<Item<'static>>> = BTreeMap::new();
-        for ((db, key, expire_ms, idle_s), value) in keys {
+        for ((db, key, expire_ms, idle_s, freq), value) in keys {
             if seen.insert((db, key.clone())) {
                 let entry =
-                    Entry { db, key: owned(key), expire_ms, idle_s, freq: None, key_meta: Vec::new(), value };
+                    Entry { db, key: owned(key), expire_ms, idle_s, freq, key_meta: Vec::new(), value };
                 by_db.entry(db).or_default().push(Item::Key(entry));
             }
         }
