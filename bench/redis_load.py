@@ -63,6 +63,19 @@ def request(port: int, *args: str, timeout: float = 30) -> bytes:
                     return data
 
 
+def wait_ready(proc: subprocess.Popen, port: int, log: str) -> float:
+    """Polls PING every 5 ms until the server answers +PONG (it has loaded its data); returns
+    the monotonic time it did. Raises if the server exits first."""
+    while proc.poll() is None:
+        try:
+            if request(port, "PING").startswith(b"+PONG"):
+                return time.monotonic()
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"server exited with {proc.returncode}; see {log}")
+
+
 class Sampler:
     """Peak RssAnon / RssFile / VmRSS of one PID, sampled every `interval` seconds."""
 
@@ -119,17 +132,7 @@ def main() -> int:
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     sampler = Sampler(proc.pid)
     try:
-        load_wall = None
-        while proc.poll() is None:
-            try:
-                if request(port, "PING").startswith(b"+PONG"):
-                    load_wall = time.monotonic() - t0
-                    break
-            except OSError:
-                pass
-            time.sleep(0.005)
-        if load_wall is None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see {log}")
+        load_wall = wait_ready(proc, port, log) - t0
         result = {"cmd": [a.server, "(load)", a.file], "exit": 0, "wall_s": load_wall,
                   "load_wall_s": load_wall}
         if a.save:

@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from measure import measure  # noqa: E402
-from redis_load import Sampler, free_port, request  # noqa: E402
+from redis_load import Sampler, free_port, request, wait_ready  # noqa: E402
 
 
 def run_aoftool(aoftool: str, aof_dir: str) -> dict:
@@ -70,17 +70,7 @@ def run_server(server: str, aof_dir: str) -> dict:
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         sampler = Sampler(proc.pid)
-        load_wall = None
-        while proc.poll() is None:
-            try:
-                if request(port, "PING").startswith(b"+PONG"):
-                    load_wall = time.monotonic() - t0
-                    break
-            except OSError:
-                pass
-            time.sleep(0.005)
-        if load_wall is None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see {log}")
+        load_wall = wait_ready(proc, port, log) - t0
         t1 = time.monotonic()
         reply = request(port, "BGREWRITEAOF")
         if not reply.startswith(b"+"):
