@@ -6,12 +6,15 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use rayon::iter::ParallelIterator;
+use rayon::slice::ParallelSlice;
+
 use crate::aof::manifest::{FileType, Manifest, ManifestEntry, locate};
 use crate::dataset::Item;
 use crate::emit::RespWriter;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::Input;
-use crate::keyspace::{Applier, Keyspace};
+use crate::keyspace::{Applier, Keyspace, Slot};
 use crate::rdb::write::{Adjustments, FileOptions, RdbFile, ValueWriter};
 
 /// The files of one input, in load order, with their names for messages.
@@ -129,23 +132,56 @@ pub fn write_resp(
 ) -> Result<Written> {
     let mut written = Written::default();
     let mut buf = Vec::new();
+    for library in ks.libraries() {
+        resp.put_item(&library, &mut buf, &mut written.adjustments)?;
+    }
+    let mut keys = ks.keys(drop_expired_at);
     let mut db = None;
-    for item in ks.items(drop_expired_at) {
-        buf.clear();
-        if let Item::Key(e) = &item
-            && db != Some(e.db)
-        {
-            RespWriter::put_select(&mut buf, e.db);
-            db = Some(e.db);
-        }
-        if resp.put_item(&item, &mut buf, &mut written.adjustments)? && matches!(item, Item::Key(_)) {
-            written.keys += 1;
-        }
+    loop {
         out.write_all(&buf)?;
         written.bytes += buf.len() as u64;
+        // Each key knows whether a SELECT goes before it; parts of a batch are formatted in
+        // parallel and written in order.
+        let batch: Vec<KeyToWrite<'_>> = keys
+            .by_ref()
+            .take(WRITE_BATCH)
+            .map(|(n, key, slot)| (db.replace(n) != Some(n), n, key, slot))
+            .collect();
+        if batch.is_empty() {
+            break;
+        }
+        let parts: Vec<Result<(Vec<u8>, Written)>> =
+            batch.par_chunks(WRITE_BATCH / 16).map(|keys| format_keys(resp, keys)).collect();
+        buf.clear();
+        for part in parts {
+            let (text, part) = part?;
+            buf.extend_from_slice(&text);
+            written.keys += part.keys;
+            written.adjustments.add(&part.adjustments);
+        }
     }
     out.flush()?;
     Ok(written)
+}
+
+/// Keys written per batch.
+const WRITE_BATCH: usize = 1 << 14;
+
+/// A key to write: whether a `SELECT` of its database goes first, the database, the key
+/// and its slot.
+type KeyToWrite<'k> = (bool, u64, &'k [u8], &'k Slot);
+
+/// `keys` as RESP commands, and what was written.
+fn format_keys(resp: &RespWriter, keys: &[KeyToWrite<'_>]) -> Result<(Vec<u8>, Written)> {
+    let (mut text, mut part) = (Vec::new(), Written::default());
+    for &(select, db, key, slot) in keys {
+        if select {
+            RespWriter::put_select(&mut text, db);
+        }
+        let item = Item::Key(slot.to_entry(db, key));
+        part.keys += u64::from(resp.put_item(&item, &mut text, &mut part.adjustments)?);
+    }
+    Ok((text, part))
 }
 
 /// Writes the keyspace as an RDB file.

@@ -163,8 +163,7 @@ impl Keyspace {
     pub(super) fn or_insert(&mut self, call: &Call<'_>, key: &[u8], empty: Val) -> Result<&mut Val, Reject> {
         let kind = empty.kind();
         let db = self.db_mut(call.db);
-        let slot =
-            db.entry(key.into()).or_insert_with(|| Slot { val: empty, expire_ms: None, written: call.stamp });
+        let slot = db.get_or_insert_with(key, || Slot::new(empty, None, call.stamp));
         if slot.val.kind() != kind {
             return Err(wrong_type());
         }
@@ -196,15 +195,7 @@ impl Keyspace {
 
     /// Sets `key` to `val` with `expire_ms`, replacing whatever it held.
     pub(super) fn put(&mut self, call: &Call<'_>, key: &[u8], val: Val, expire_ms: Option<i64>) {
-        let slot = Slot { val, expire_ms, written: call.stamp };
-        let db = self.db_mut(call.db);
-        // Overwrites are the common case in logs: keep the stored key rather than allocate anew.
-        match db.get_mut(key) {
-            Some(existing) => *existing = slot,
-            None => {
-                db.insert(key.into(), slot);
-            }
-        }
+        self.db_mut(call.db).insert(key, Slot::new(val, expire_ms, call.stamp));
     }
 
     /// Removes `key` from the call's database.

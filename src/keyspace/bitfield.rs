@@ -10,7 +10,7 @@
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int};
-use super::{Keyspace, Val};
+use super::{Keyspace, SmallBytes, Val};
 use crate::rdb::Kind;
 
 /// Largest string a server builds (`proto-max-bulk-len`, 512 MB): bit offsets beyond are
@@ -144,7 +144,8 @@ fn bitfield(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Err(wrong_type());
     }
     let Some(highest) = highest else { return Ok(()) };
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(Vec::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let s = s.make_mut();
     let len = (highest >> 3) as usize + 1;
     if s.len() < len {
         s.resize(len, 0);

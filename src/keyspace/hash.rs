@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int, is};
-use super::{HashValue, Keyspace, Val};
+use super::{HashValue, Keyspace, SmallBytes, Val};
 use crate::rdb::Kind;
 
 /// Largest field expiry servers accept, Unix ms (`EB_EXPIRE_TIME_MAX`, 2^48 - 1).
@@ -39,7 +39,7 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
     })
 }
 
-type Fields = FxHashMap<Vec<u8>, HashValue>;
+type Fields = FxHashMap<SmallBytes, HashValue>;
 
 /// The hash at `key`, when there is one (a wrong type is an error).
 fn get_hash<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k Fields>, Reject> {
@@ -52,7 +52,7 @@ fn get_hash<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k
 
 /// The hash at `key` for writing, created empty when missing.
 fn hash_or_insert<'k>(ks: &'k mut Keyspace, c: &Call<'_>, key: &[u8]) -> Result<&'k mut Fields, Reject> {
-    match ks.or_insert(c, key, Val::Hash(FxHashMap::default()))? {
+    match ks.or_insert(c, key, Val::Hash(Box::default()))? {
         Val::Hash(h) => Ok(h),
         _ => Err(wrong_type()),
     }
@@ -73,7 +73,7 @@ fn hash_existing<'k>(
 
 /// Sets a field without expiry.
 fn set_field(h: &mut Fields, field: &[u8], value: &[u8]) {
-    h.insert(field.to_vec(), HashValue { value: value.to_vec(), expire_ms: None });
+    h.insert(field.into(), HashValue { value: value.into(), expire_ms: None });
 }
 
 /// `HSET`/`HMSET key field value [field value …]`: overwritten fields lose their expiry.
@@ -132,8 +132,8 @@ fn hincrby(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     };
     let next = old.checked_add(by).ok_or("increment or decrement would overflow")?;
     let expire_ms = current.and_then(|v| v.expire_ms);
-    let value = itoa::Buffer::new().format(next).as_bytes().to_vec();
-    hash_or_insert(ks, c, key)?.insert(field.to_vec(), HashValue { value, expire_ms });
+    let value = itoa::Buffer::new().format(next).as_bytes().into();
+    hash_or_insert(ks, c, key)?.insert(field.into(), HashValue { value, expire_ms });
     Ok(())
 }
 
@@ -260,7 +260,7 @@ fn hsetex(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
             Some(None) => h.get(p[0]).and_then(|v| v.expire_ms),
             None => None,
         };
-        h.insert(p[0].to_vec(), HashValue { value: p[1].to_vec(), expire_ms });
+        h.insert(p[0].into(), HashValue { value: p[1].into(), expire_ms });
     }
     Ok(())
 }

@@ -15,7 +15,7 @@
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, is};
-use super::{Keyspace, Val};
+use super::{Keyspace, SmallBytes, Val};
 
 /// Registers: the low 14 bits of an element's hash pick one.
 const REGISTERS: usize = 1 << 14;
@@ -182,10 +182,10 @@ fn valid(s: &[u8]) -> bool {
 }
 
 /// The HyperLogLog string at `key`, when there is one (checked as the servers check).
-fn get_hll<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k Vec<u8>>, Reject> {
+fn get_hll<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k [u8]>, Reject> {
     match ks.get(c.db, key).map(|s| &s.val) {
         None => Ok(None),
-        Some(Val::Str(s)) if valid(s) => Ok(Some(s)),
+        Some(Val::Str(s)) if valid(s) => Ok(Some(s.as_slice())),
         Some(Val::Str(_)) => Err(invalid()),
         Some(_) => Err(wrong_type()),
     }
@@ -375,7 +375,7 @@ fn merge_into(max: &mut [u8], s: &[u8]) -> Result<(), Reject> {
 fn pfadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let key = c.arg(1)?;
     let mut s = match get_hll(ks, c, key)? {
-        Some(s) => s.clone(),
+        Some(s) => s.to_vec(),
         None => empty_sparse(),
     };
     let mut updated = ks.get(c.db, key).is_none();
@@ -393,8 +393,8 @@ fn pfadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 
 /// Writes `s` to `key`, keeping an existing key's expiry.
 fn store(ks: &mut Keyspace, c: &Call<'_>, key: &[u8], s: Vec<u8>) -> Result<(), Reject> {
-    let Val::Str(v) = ks.or_insert(c, key, Val::Str(Vec::new()))? else { return Err(wrong_type()) };
-    *v = s;
+    let Val::Str(v) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    *v = SmallBytes::from(s);
     Ok(())
 }
 
@@ -412,7 +412,7 @@ fn pfmerge(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     }
     let dest = c.args[1];
     let mut s = match get_hll(ks, c, dest)? {
-        Some(s) => s.clone(),
+        Some(s) => s.to_vec(),
         None => empty_sparse(),
     };
     if use_dense {
@@ -449,7 +449,7 @@ fn pfcount(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Ok(());
     }
     let card = estimate(&histogram(s).ok_or_else(invalid)?);
-    let mut s = s.clone();
+    let mut s = s.to_vec();
     s[8..16].copy_from_slice(&card.to_le_bytes());
     store(ks, c, key, s)
 }
@@ -530,7 +530,7 @@ fn pfdebug(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     c.exactly(3)?;
     if is(sub, "GETREG") || is(sub, "TODENSE") {
         if s[4] == SPARSE {
-            let mut s = s.clone();
+            let mut s = s.to_vec();
             to_dense(&mut s)?;
             store(ks, c, key, s)?;
         }

@@ -47,7 +47,7 @@ fn expire_at(ks: &mut Keyspace, c: &Call<'_>, unit_ms: i64) -> Result<(), Reject
         return Err("at most one of NX, XX, GT, LT".into());
     }
     let Some(slot) = ks.dbs.get_mut(&c.db).and_then(|db| db.get_mut(c.args[1])) else { return Ok(()) };
-    let apply = match (flag, slot.expire_ms) {
+    let apply = match (flag, slot.expire_ms()) {
         (None, _) => true,
         (Some(f), current) if is(f, "NX") => current.is_none(),
         (Some(f), current) if is(f, "XX") => current.is_some(),
@@ -56,7 +56,7 @@ fn expire_at(ks: &mut Keyspace, c: &Call<'_>, unit_ms: i64) -> Result<(), Reject
         (Some(_), _) => return Err("unsupported option".into()),
     };
     if apply {
-        slot.expire_ms = Some(when);
+        slot.set_expire_ms(Some(when));
         slot.written = c.stamp;
     }
     Ok(())
@@ -71,8 +71,9 @@ fn relative_expiry(_: &mut Keyspace, _: &Call<'_>) -> Result<(), Reject> {
 fn persist(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let key = c.arg(1)?;
     if let Some(slot) = ks.dbs.get_mut(&c.db).and_then(|db| db.get_mut(key))
-        && slot.expire_ms.take().is_some()
+        && slot.expire_ms().is_some()
     {
+        slot.set_expire_ms(None);
         slot.written = c.stamp;
     }
     Ok(())
@@ -89,7 +90,7 @@ fn rename(ks: &mut Keyspace, c: &Call<'_>, nx: bool) -> Result<(), Reject> {
     }
     let mut slot = ks.remove(c.db, src).ok_or("ERR no such key")?;
     slot.written = c.stamp;
-    ks.db_mut(c.db).insert(dst.into(), slot);
+    ks.db_mut(c.db).insert(dst, slot);
     Ok(())
 }
 
@@ -101,7 +102,7 @@ fn move_key(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     }
     if let Some(mut slot) = ks.remove(c.db, key) {
         slot.written = c.stamp;
-        ks.db_mut(to).insert(key.into(), slot);
+        ks.db_mut(to).insert(key, slot);
     }
     Ok(())
 }
@@ -126,7 +127,7 @@ fn copy(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Ok(());
     }
     let copied = Slot { written: c.stamp, ..slot.clone() };
-    ks.db_mut(to).insert(dst.into(), copied);
+    ks.db_mut(to).insert(dst, copied);
     Ok(())
 }
 

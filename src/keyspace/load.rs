@@ -17,9 +17,8 @@ impl Keyspace {
     pub fn load_item(&mut self, item: Item<'_>, stamp: Stamp) -> Result<()> {
         match item {
             Item::Key(entry) => {
-                let slot =
-                    Slot { val: Val::from_value(entry.value), expire_ms: entry.expire_ms, written: stamp };
-                self.db_mut(entry.db).insert(entry.key.to_vec().into(), slot);
+                let slot = Slot::new(Val::from_value(entry.value), entry.expire_ms, stamp);
+                self.db_mut(entry.db).insert(&entry.key.as_cow(), slot);
             }
             Item::Function { code } => self.load_library(code.to_vec()),
             Item::FunctionPreGa { name, engine, code, .. } => {

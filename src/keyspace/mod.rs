@@ -9,6 +9,7 @@
 mod apply;
 mod args;
 mod bitfield;
+mod db;
 mod function;
 mod hash;
 mod hll;
@@ -16,6 +17,7 @@ mod keys;
 mod list;
 mod load;
 mod set;
+mod small;
 mod stream;
 mod string;
 mod value;
@@ -23,55 +25,82 @@ mod zset;
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap;
-
 pub use apply::Applier;
+pub use db::Db;
+pub use small::SmallBytes;
 pub use value::{HashValue, Val, ZSet};
 
 use crate::dataset::Item;
 use crate::rdb::Bytes;
 
-/// When and from where a key was last written (16 bytes: every key carries one).
+/// When and from where a key was last written, packed in 8 bytes (every key carries one):
+/// the `#TS:` time in the high 48 bits, the input's number in the low 16.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Stamp {
-    /// The latest `#TS:` annotation before the write, Unix seconds; [`NO_TS`] for none.
-    ts: i64,
-    source: u32,
-}
+pub struct Stamp(i64);
 
-/// The stored time of a write with no `#TS:` annotation before it.
-const NO_TS: i64 = i64::MIN;
+/// The stored time of a write with no `#TS:` annotation before it (the smallest 48-bit time).
+const NO_TS: i64 = -(1 << 47);
+
+/// The largest time a stamp holds (about 4.4 million years after 1970); later annotations
+/// are kept as this.
+const MAX_TS: i64 = (1 << 47) - 1;
+
+/// The most inputs a keyspace tells apart.
+pub const MAX_SOURCES: usize = 1 << 16;
 
 impl Stamp {
-    /// A write after annotation `ts` (Unix seconds) from input `source`.
+    /// A write after annotation `ts` (Unix seconds) from input `source` (below
+    /// [`MAX_SOURCES`]; larger numbers wrap). Times outside ±2^47 seconds are clamped.
     pub fn new(ts: Option<i64>, source: u32) -> Stamp {
-        Stamp { ts: ts.unwrap_or(NO_TS), source }
+        let ts = ts.map_or(NO_TS, |t| t.clamp(NO_TS + 1, MAX_TS));
+        Stamp(ts << 16 | i64::from(source as u16))
     }
 
     /// The latest `#TS:` annotation before the write, Unix seconds.
     pub fn ts(self) -> Option<i64> {
-        (self.ts != NO_TS).then_some(self.ts)
+        let ts = self.0 >> 16;
+        (ts != NO_TS).then_some(ts)
     }
 
     /// Index of the input the write came from.
     pub fn source(self) -> u32 {
-        self.source
+        u32::from(self.0 as u16)
     }
 }
 
-/// A key's value, expiry and last write.
+/// A key's value, expiry and last write (56 bytes).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slot {
     /// The value.
     pub val: Val,
-    /// Absolute expiry, Unix ms.
-    pub expire_ms: Option<i64>,
+    /// Absolute expiry, Unix ms; [`NO_EXPIRY`] for none.
+    expire_ms: i64,
     /// The last write.
     pub written: Stamp,
 }
 
-/// One database: keys to their slots.
-pub type Db = FxHashMap<Box<[u8]>, Slot>;
+/// The stored expiry of a key without one. An expiry of exactly `i64::MIN` ms, which only a
+/// crafted log holds, is kept as one millisecond later: both are long past.
+const NO_EXPIRY: i64 = i64::MIN;
+
+impl Slot {
+    /// A slot for `val` expiring at `expire_ms`, written at `written`.
+    pub fn new(val: Val, expire_ms: Option<i64>, written: Stamp) -> Slot {
+        let mut slot = Slot { val, expire_ms: NO_EXPIRY, written };
+        slot.set_expire_ms(expire_ms);
+        slot
+    }
+
+    /// Absolute expiry, Unix ms.
+    pub fn expire_ms(&self) -> Option<i64> {
+        (self.expire_ms != NO_EXPIRY).then_some(self.expire_ms)
+    }
+
+    /// Sets or clears the expiry.
+    pub fn set_expire_ms(&mut self, expire_ms: Option<i64>) {
+        self.expire_ms = expire_ms.map_or(NO_EXPIRY, |t| t.max(NO_EXPIRY + 1));
+    }
+}
 
 /// Every database, plus function libraries.
 #[derive(Clone, Debug, Default)]
@@ -100,7 +129,7 @@ impl Keyspace {
 
     /// Number of keys in every database.
     pub fn len(&self) -> usize {
-        self.dbs.values().map(FxHashMap::len).sum()
+        self.dbs.values().map(Db::len).sum()
     }
 
     /// True when no database holds a key.
@@ -108,20 +137,28 @@ impl Keyspace {
         self.len() == 0
     }
 
-    /// The dataset as items: function libraries, then each database's keys sorted by name
-    /// (so output does not depend on hashing). Keys whose expiry is at or before
+    /// Every key as (database, key, slot): databases in order, and in each the keys in the
+    /// order they were first written (the place of a deleted key is reused by the next new
+    /// one), so output follows the log, not hashing. Keys whose expiry is at or before
     /// `drop_expired_at` (Unix ms) are left out.
+    pub fn keys(&self, drop_expired_at: Option<i64>) -> impl Iterator<Item = (u64, &[u8], &Slot)> + '_ {
+        self.dbs.iter().flat_map(move |(&db, keys)| {
+            keys.iter()
+                .filter(move |(_, s)| !matches!((drop_expired_at, s.expire_ms()), (Some(now), Some(e)) if e <= now))
+                .map(move |(key, slot)| (db, key, slot))
+        })
+    }
+
+    /// Function libraries as items.
+    pub fn libraries(&self) -> impl Iterator<Item = Item<'_>> + '_ {
+        self.functions.values().map(|code| Item::Function { code: Bytes::Borrowed(code) })
+    }
+
+    /// The dataset as items: function libraries, then the keys as [`Keyspace::keys`] orders
+    /// them.
     pub fn items(&self, drop_expired_at: Option<i64>) -> impl Iterator<Item = Item<'_>> + '_ {
-        let functions = self.functions.values().map(|code| Item::Function { code: Bytes::Borrowed(code) });
-        let keys = self.dbs.iter().flat_map(move |(&db, keys)| {
-            let mut sorted: Vec<(&Box<[u8]>, &Slot)> = keys
-                .iter()
-                .filter(|(_, s)| !matches!((drop_expired_at, s.expire_ms), (Some(now), Some(e)) if e <= now))
-                .collect();
-            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            sorted.into_iter().map(move |(key, slot)| Item::Key(slot.to_entry(db, key)))
-        });
-        functions.chain(keys)
+        let keys = self.keys(drop_expired_at).map(|(db, key, slot)| Item::Key(slot.to_entry(db, key)));
+        self.libraries().chain(keys)
     }
 }
 
@@ -132,8 +169,30 @@ mod tests {
     #[test]
     fn slots_stay_small() {
         // Every key pays for a slot: the largest value kind is boxed and the stamp packed.
-        assert!(size_of::<Slot>() <= 72, "{} bytes", size_of::<Slot>());
-        assert!(size_of::<Val>() <= 40, "{} bytes", size_of::<Val>());
-        assert_eq!(size_of::<Stamp>(), 16);
+        assert_eq!(size_of::<Slot>(), 40);
+        assert_eq!(size_of::<Val>(), 24);
+        assert_eq!(size_of::<Stamp>(), 8);
+    }
+
+    #[test]
+    fn stamps_keep_time_and_source() {
+        for ts in [None, Some(0), Some(1_700_000_000), Some(-5), Some(MAX_TS)] {
+            let s = Stamp::new(ts, 65_535);
+            assert_eq!((s.ts(), s.source()), (ts, 65_535));
+        }
+        assert_eq!(Stamp::new(Some(i64::MAX), 1).ts(), Some(MAX_TS));
+        assert_eq!(Stamp::new(Some(i64::MIN), 1).ts(), Some(NO_TS + 1));
+        assert!(Stamp::new(Some(5), 0) > Stamp::new(Some(4), 9));
+        assert!(Stamp::new(Some(4), 0) > Stamp::new(None, 9));
+    }
+
+    #[test]
+    fn expiries_round_trip() {
+        let mut slot = Slot::new(Val::Str(SmallBytes::new()), Some(i64::MIN), Stamp::new(None, 0));
+        assert_eq!(slot.expire_ms(), Some(i64::MIN + 1));
+        slot.set_expire_ms(None);
+        assert_eq!(slot.expire_ms(), None);
+        slot.set_expire_ms(Some(-1));
+        assert_eq!(slot.expire_ms(), Some(-1));
     }
 }

@@ -6,11 +6,11 @@ use rustc_hash::FxHashSet;
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::Reject;
-use super::{Keyspace, Val};
+use super::{Keyspace, SmallBytes, Val};
 use crate::rdb::Kind;
 
 /// A set.
-type Set = FxHashSet<Vec<u8>>;
+type Set = FxHashSet<SmallBytes>;
 
 /// How `S…STORE` combines its sources.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -53,8 +53,8 @@ fn read<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k Set
 
 fn sadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     c.at_least(3)?;
-    let set = as_set(ks.or_insert(c, c.args[1], Val::Set(Set::default()))?)?;
-    set.extend(c.args[2..].iter().map(|m| m.to_vec()));
+    let set = as_set(ks.or_insert(c, c.args[1], Val::Set(Box::default()))?)?;
+    set.extend(c.args[2..].iter().map(|m| SmallBytes::from(*m)));
     Ok(())
 }
 
@@ -83,7 +83,7 @@ fn smove(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         from.remove(member);
     }
     ks.drop_if_empty(c.db, src);
-    as_set(ks.or_insert(c, dst, Val::Set(Set::default()))?)?.insert(member.to_vec());
+    as_set(ks.or_insert(c, dst, Val::Set(Box::default()))?)?.insert(member.into());
     Ok(())
 }
 
@@ -105,7 +105,7 @@ fn store(ks: &mut Keyspace, c: &Call<'_>, op: Op) -> Result<(), Reject> {
     }
     let (first, rest) = sources.split_first().map_or((None, &[][..]), |(f, r)| (*f, r));
     // How many of the other sources hold `m`.
-    let in_rest = |m: &Vec<u8>| rest.iter().filter(|s| s.is_some_and(|s| s.contains(m))).count();
+    let in_rest = |m: &SmallBytes| rest.iter().filter(|s| s.is_some_and(|s| s.contains(m))).count();
     let result: Set = match op {
         Op::Union => sources.iter().flatten().flat_map(|s| s.iter()).cloned().collect(),
         Op::Inter => first.into_iter().flatten().filter(|m| in_rest(m) == rest.len()).cloned().collect(),
@@ -114,7 +114,7 @@ fn store(ks: &mut Keyspace, c: &Call<'_>, op: Op) -> Result<(), Reject> {
     if result.is_empty() {
         ks.remove(c.db, dst);
     } else {
-        ks.put(c, dst, Val::Set(result), None);
+        ks.put(c, dst, Val::Set(Box::new(result)), None);
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int, is, uint};
-use super::{Keyspace, Val};
+use super::{Keyspace, Slot, SmallBytes, Val};
 use crate::rdb::Kind;
 
 /// Largest string a server builds (`proto-max-bulk-len`, 512 MB).
@@ -35,10 +35,10 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
 }
 
 /// The string at `key`, when there is one (a wrong type is an error).
-fn get_str<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k Vec<u8>>, Reject> {
+fn get_str<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k [u8]>, Reject> {
     match ks.get(c.db, key).map(|s| &s.val) {
         None => Ok(None),
-        Some(Val::Str(s)) => Ok(Some(s)),
+        Some(Val::Str(s)) => Ok(Some(s.as_slice())),
         Some(_) => Err(wrong_type()),
     }
 }
@@ -77,22 +77,23 @@ fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if (nx && xx) || (keep_ttl && expire.is_some()) {
         return Err("syntax error".into());
     }
-    let existing = ks.get(c.db, key);
+    // Plain overwrites, the common case, need no look at the key first.
+    let existing = if nx || xx || get || keep_ttl { ks.get(c.db, key) } else { None };
     if get && existing.is_some_and(|s| s.val.kind() != Kind::String) {
         return Err(wrong_type());
     }
     if (nx && existing.is_some()) || (xx && existing.is_none()) {
         return Ok(());
     }
-    let ttl = if keep_ttl { existing.and_then(|s| s.expire_ms) } else { expire };
-    ks.put(c, key, Val::Str(value.to_vec()), ttl);
+    let ttl = if keep_ttl { existing.and_then(Slot::expire_ms) } else { expire };
+    ks.put(c, key, Val::Str(value.into()), ttl);
     Ok(())
 }
 
 fn setnx(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (key, value) = (c.arg(1)?, c.arg(2)?);
     if ks.get(c.db, key).is_none() {
-        ks.put(c, key, Val::Str(value.to_vec()), None);
+        ks.put(c, key, Val::Str(value.into()), None);
     }
     Ok(())
 }
@@ -106,7 +107,7 @@ fn mset(ks: &mut Keyspace, c: &Call<'_>, nx: bool) -> Result<(), Reject> {
         return Ok(());
     }
     for p in pairs {
-        ks.put(c, p[0], Val::Str(p[1].to_vec()), None);
+        ks.put(c, p[0], Val::Str(p[1].into()), None);
     }
     Ok(())
 }
@@ -114,7 +115,7 @@ fn mset(ks: &mut Keyspace, c: &Call<'_>, nx: bool) -> Result<(), Reject> {
 fn getset(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (key, value) = (c.arg(1)?, c.arg(2)?);
     get_str(ks, c, key)?;
-    ks.put(c, key, Val::Str(value.to_vec()), None);
+    ks.put(c, key, Val::Str(value.into()), None);
     Ok(())
 }
 
@@ -133,7 +134,7 @@ fn getex(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Err("a relative expiry: servers log GETEX as PEXPIREAT".into());
     };
     if let Some(slot) = ks.dbs.get_mut(&c.db).and_then(|db| db.get_mut(key)) {
-        slot.expire_ms = expire;
+        slot.set_expire_ms(expire);
         slot.written = c.stamp;
     }
     Ok(())
@@ -141,12 +142,12 @@ fn getex(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 
 fn append(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (key, tail) = (c.arg(1)?, c.arg(2)?);
-    let len = get_str(ks, c, key)?.map_or(0, Vec::len);
+    let len = get_str(ks, c, key)?.map_or(0, <[u8]>::len);
     if (len + tail.len()) as u64 > MAX_STRING {
         return Err("string exceeds maximum allowed size".into());
     }
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(Vec::new()))? else { return Err(wrong_type()) };
-    s.extend_from_slice(tail);
+    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    s.make_mut().extend_from_slice(tail);
     Ok(())
 }
 
@@ -161,7 +162,8 @@ fn setrange(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if offset + value.len() as u64 > MAX_STRING {
         return Err("string exceeds maximum allowed size".into());
     }
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(Vec::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let s = s.make_mut();
     let end = offset as usize + value.len();
     if s.len() < end {
         s.resize(end, 0);
@@ -192,8 +194,8 @@ fn apply_increment(ks: &mut Keyspace, c: &Call<'_>, by: i64) -> Result<(), Rejec
         Some(s) => int(s).map_err(|_| "value is not an integer or out of range")?,
     };
     let next = current.checked_add(by).ok_or("increment or decrement would overflow")?;
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(Vec::new()))? else { return Err(wrong_type()) };
-    *s = itoa::Buffer::new().format(next).as_bytes().to_vec();
+    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    *s = SmallBytes::from(itoa::Buffer::new().format(next).as_bytes());
     Ok(())
 }
 
@@ -208,7 +210,8 @@ fn setbit(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         _ => return Err("bit is not an integer or out of range".into()),
     };
     get_str(ks, c, key)?;
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(Vec::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let s = s.make_mut();
     let byte = (offset / 8) as usize;
     if s.len() <= byte {
         s.resize(byte + 1, 0);
@@ -229,7 +232,7 @@ fn bitop(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (op, dest) = (c.args[1], c.args[2]);
     let sources: Vec<&[u8]> = c.args[3..]
         .iter()
-        .map(|k| get_str(ks, c, k).map(|s| s.map_or(&[][..], Vec::as_slice)))
+        .map(|k| get_str(ks, c, k).map(Option::unwrap_or_default))
         .collect::<Result<_, _>>()?;
     let len = sources.iter().map(|s| s.len()).max().unwrap_or(0);
     let byte = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
@@ -252,7 +255,7 @@ fn bitop(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if result.is_empty() {
         ks.remove(c.db, dest);
     } else {
-        ks.put(c, dest, Val::Str(result), None);
+        ks.put(c, dest, Val::Str(result.into()), None);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Slot;
+use super::small::SmallBytes;
 use crate::dataset::Entry;
 use crate::rdb::module::ModuleValue;
 use crate::rdb::stream::Stream;
@@ -15,27 +16,27 @@ use crate::rdb::{Bytes, HashField, Kind, Value};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Val {
     /// A string (also bitmaps and HyperLogLogs).
-    Str(Vec<u8>),
+    Str(SmallBytes),
     /// A list, head first.
-    List(VecDeque<Vec<u8>>),
+    List(Box<VecDeque<Vec<u8>>>),
     /// A set.
-    Set(FxHashSet<Vec<u8>>),
+    Set(Box<FxHashSet<SmallBytes>>),
     /// A sorted set (boxed: it is the largest variant, and keys of other types should not pay
     /// for its size).
     ZSet(Box<ZSet>),
     /// A hash; fields may carry an absolute expiry.
-    Hash(FxHashMap<Vec<u8>, HashValue>),
+    Hash(Box<FxHashMap<SmallBytes, HashValue>>),
     /// A stream.
     Stream(Box<Stream<'static>>),
     /// A module value, opaque.
-    Module(ModuleValue<'static>),
+    Module(Box<ModuleValue<'static>>),
 }
 
 /// A hash field's value and expiry (Unix ms).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HashValue {
     /// The value.
-    pub value: Vec<u8>,
+    pub value: SmallBytes,
     /// Absolute expiry, Unix ms.
     pub expire_ms: Option<i64>,
 }
@@ -43,13 +44,13 @@ pub struct HashValue {
 /// A sorted set: scores by member, and members in (score, member) order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ZSet {
-    scores: FxHashMap<Vec<u8>, f64>,
+    scores: FxHashMap<SmallBytes, f64>,
     order: BTreeSet<Ranked>,
 }
 
 /// A member in `ZRANGE` order: by score, then by member bytes.
 #[derive(Clone, Debug, PartialEq)]
-struct Ranked(f64, Vec<u8>);
+struct Ranked(f64, SmallBytes);
 
 impl Eq for Ranked {}
 
@@ -83,7 +84,7 @@ impl ZSet {
     }
 
     /// Sets `member`'s score; returns the previous one.
-    pub fn insert(&mut self, member: Vec<u8>, score: f64) -> Option<f64> {
+    pub fn insert(&mut self, member: SmallBytes, score: f64) -> Option<f64> {
         let old = self.remove(&member);
         self.order.insert(Ranked(score, member.clone()));
         self.scores.insert(member, score);
@@ -93,7 +94,7 @@ impl ZSet {
     /// Removes `member`; returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let score = self.scores.remove(member)?;
-        self.order.remove(&Ranked(score, member.to_vec()));
+        self.order.remove(&Ranked(score, SmallBytes::from(member)));
         Some(score)
     }
 
@@ -130,11 +131,11 @@ impl Val {
 
     /// The keyspace form of a decoded value.
     pub fn from_value(value: Value<'_>) -> Val {
-        let owned = |b: Bytes<'_>| b.to_vec();
+        let owned = |b: Bytes<'_>| SmallBytes::from(b.as_cow().as_ref());
         match value {
             Value::String(s) => Val::Str(owned(s)),
-            Value::List(v) => Val::List(v.into_iter().map(owned).collect()),
-            Value::Set(v) => Val::Set(v.into_iter().map(owned).collect()),
+            Value::List(v) => Val::List(Box::new(v.into_iter().map(|e| e.to_vec()).collect())),
+            Value::Set(v) => Val::Set(Box::new(v.into_iter().map(owned).collect())),
             Value::ZSet(v) => {
                 let mut z = ZSet::default();
                 for (m, s) in v {
@@ -142,13 +143,13 @@ impl Val {
                 }
                 Val::ZSet(Box::new(z))
             }
-            Value::Hash(v) => Val::Hash(
+            Value::Hash(v) => Val::Hash(Box::new(
                 v.into_iter()
                     .map(|f| (owned(f.field), HashValue { value: owned(f.value), expire_ms: f.expire_ms }))
                     .collect(),
-            ),
+            )),
             Value::Stream(s) => Val::Stream(Box::new(s.into_owned())),
-            Value::Module(m) => Val::Module(m.into_owned()),
+            Value::Module(m) => Val::Module(Box::new(m.into_owned())),
         }
     }
 
@@ -176,7 +177,7 @@ impl Val {
                 Value::Hash(fields)
             }
             Val::Stream(s) => Value::Stream(s.clone()),
-            Val::Module(m) => Value::Module(m.clone()),
+            Val::Module(m) => Value::Module((**m).clone()),
         }
     }
 }
@@ -187,7 +188,7 @@ impl Slot {
         Entry {
             db,
             key: Bytes::Borrowed(key),
-            expire_ms: self.expire_ms,
+            expire_ms: self.expire_ms(),
             idle_s: None,
             freq: None,
             key_meta: Vec::new(),

@@ -76,7 +76,7 @@ fn store(ks: &mut Keyspace, c: &Call<'_>, dst: &[u8], mut result: ZSet) {
     if listpack_sized(&result, 0) {
         let zeros: Vec<Vec<u8>> = result.iter().filter(|(_, s)| *s == 0.0).map(|(m, _)| m.to_vec()).collect();
         for m in zeros {
-            result.insert(m, 0.0);
+            result.insert(m.into(), 0.0);
         }
     }
     if result.is_empty() {
@@ -125,7 +125,7 @@ fn zadd(ks: &mut Keyspace, c: &Call<'_>, mut incr: bool) -> Result<(), Reject> {
         let Some(current) = z.score(member) else {
             if !xx {
                 listpack &= member.len() <= LISTPACK_VALUE && z.len() < LISTPACK_ENTRIES;
-                z.insert(member.to_vec(), as_stored(score, listpack));
+                z.insert((*member).into(), as_stored(score, listpack));
             }
             continue;
         };
@@ -137,7 +137,7 @@ fn zadd(ks: &mut Keyspace, c: &Call<'_>, mut incr: bool) -> Result<(), Reject> {
             return Err("resulting score is not a number (NaN)".into());
         }
         if !((lt && new >= current) || (gt && new <= current)) && new != current {
-            z.insert(member.to_vec(), as_stored(new, listpack));
+            z.insert((*member).into(), as_stored(new, listpack));
         }
     }
     Ok(())
@@ -377,7 +377,7 @@ fn zrangestore(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         Some(Val::ZSet(z)) => {
             let mut result = ZSet::default();
             for (m, s) in range.select(z, reverse, offset, limit) {
-                result.insert(m.to_vec(), s);
+                result.insert(m.into(), s);
             }
             result
         }
@@ -482,7 +482,7 @@ fn combine(ks: &mut Keyspace, c: &Call<'_>, op: Op) -> Result<(), Reject> {
                 }
             }
             for (m, t) in totals {
-                result.insert(m.to_vec(), t);
+                result.insert(m.into(), t);
             }
         }
         Op::Inter => {
@@ -493,13 +493,13 @@ fn combine(ks: &mut Keyspace, c: &Call<'_>, op: Op) -> Result<(), Reject> {
                     let Some(&v) = sources[s].get(m) else { continue 'members };
                     aggregate.fold(&mut total, v * weights[s]);
                 }
-                result.insert(m.to_vec(), total);
+                result.insert(m.into(), total);
             }
         }
         Op::Diff => {
             for (&m, &score) in &sources[first] {
                 if !rest.iter().any(|&s| sources[s].contains_key(m)) {
-                    result.insert(m.to_vec(), score);
+                    result.insert(m.into(), score);
                 }
             }
         }

@@ -1,0 +1,220 @@
+//! One database: a hash index of 8-byte buckets over a slab of entries.
+//!
+//! Keeping entries out of the hash table keeps its buckets small: growing the table moves
+//! 8 bytes per key instead of whole entries, and the entries themselves never move (the slab
+//! grows by fixed-size chunks, so there is no doubling copy either). A key costs its entry
+//! (key, slot) plus about 10 bytes of index.
+
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+use super::Slot;
+use super::small::SmallBytes;
+
+/// Entries per slab chunk.
+const CHUNK: usize = 4096;
+
+/// An index bucket: where the entry is, and 32 bits of its key's hash (so that growing the
+/// index does not read the entries).
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    entry: u32,
+    hash: u32,
+}
+
+/// A key and its slot.
+#[derive(Clone, Debug)]
+struct Entry {
+    key: SmallBytes,
+    slot: Slot,
+}
+
+/// The keys of one database and their slots.
+#[derive(Clone, Debug, Default)]
+pub struct Db {
+    index: HashTable<Bucket>,
+    chunks: Vec<Vec<Option<Entry>>>,
+    free: Vec<u32>,
+}
+
+/// The 32 hash bits kept per key.
+fn hash32(key: &[u8]) -> u32 {
+    let h = rustc_hash::FxBuildHasher.hash_one(key);
+    (h >> 32) as u32 ^ h as u32
+}
+
+/// The table hash of a kept hash: spread over 64 bits, so that the table's control bits
+/// (the top ones) and bucket bits (the low ones) both vary.
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl Db {
+    /// An empty database.
+    pub fn new() -> Db {
+        Db::default()
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True without keys.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn entry(&self, at: u32) -> Option<&Entry> {
+        let at = at as usize;
+        self.chunks.get(at / CHUNK)?.get(at % CHUNK)?.as_ref()
+    }
+
+    fn entry_mut(&mut self, at: u32) -> Option<&mut Entry> {
+        let at = at as usize;
+        self.chunks.get_mut(at / CHUNK)?.get_mut(at % CHUNK)?.as_mut()
+    }
+
+    fn find(&self, key: &[u8], hash: u32) -> Option<u32> {
+        let bucket = self.index.find(spread(hash), |b| {
+            b.hash == hash && self.entry(b.entry).is_some_and(|e| e.key.as_slice() == key)
+        })?;
+        Some(bucket.entry)
+    }
+
+    /// The slot of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&Slot> {
+        let at = self.find(key, hash32(key))?;
+        self.entry(at).map(|e| &e.slot)
+    }
+
+    /// The slot of `key`, for changing it.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Slot> {
+        let at = self.find(key, hash32(key))?;
+        self.entry_mut(at).map(|e| &mut e.slot)
+    }
+
+    /// The slot of `key`, created by `make` when missing (the key is copied only then).
+    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Slot) -> &mut Slot {
+        let hash = hash32(key);
+        let at = match self.find(key, hash) {
+            Some(at) => at,
+            None => self.insert_new(SmallBytes::from(key), hash, make()),
+        };
+        &mut self.entry_mut(at).expect("the index names live entries").slot
+    }
+
+    /// Sets `key` to `slot`, keeping the stored key when it exists; returns the slot replaced.
+    pub fn insert(&mut self, key: &[u8], slot: Slot) -> Option<Slot> {
+        let hash = hash32(key);
+        match self.find(key, hash).and_then(|at| self.entry_mut(at)) {
+            Some(entry) => Some(std::mem::replace(&mut entry.slot, slot)),
+            None => {
+                self.insert_new(SmallBytes::from(key), hash, slot);
+                None
+            }
+        }
+    }
+
+    /// Removes `key`; returns its slot.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
+        let hash = hash32(key);
+        let chunks = &self.chunks;
+        let found = self.index.find_entry(spread(hash), |b| {
+            b.hash == hash
+                && chunks
+                    .get(b.entry as usize / CHUNK)
+                    .and_then(|c| c.get(b.entry as usize % CHUNK))
+                    .and_then(Option::as_ref)
+                    .is_some_and(|e| e.key.as_slice() == key)
+        });
+        let (bucket, _) = found.ok()?.remove();
+        let at = bucket.entry as usize;
+        let entry = self.chunks.get_mut(at / CHUNK)?.get_mut(at % CHUNK)?.take()?;
+        self.free.push(bucket.entry);
+        Some(entry.slot)
+    }
+
+    /// Every key and its slot, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Slot)> {
+        self.chunks.iter().flatten().flatten().map(|e| (e.key.as_slice(), &e.slot))
+    }
+
+    /// Every slot, for changing them.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.chunks.iter_mut().flatten().flatten().map(|e| &mut e.slot)
+    }
+
+    /// Stores a new entry and indexes it; returns where it is.
+    fn insert_new(&mut self, key: SmallBytes, hash: u32, slot: Slot) -> u32 {
+        let entry = Entry { key, slot };
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.chunks[at as usize / CHUNK][at as usize % CHUNK] = Some(entry);
+                at
+            }
+            None => {
+                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                    self.chunks.push(Vec::with_capacity(CHUNK));
+                }
+                let at = (self.chunks.len() - 1) * CHUNK + self.chunks.last().map_or(0, Vec::len);
+                self.chunks.last_mut().expect("pushed above").push(Some(entry));
+                u32::try_from(at).expect("at most 4 billion keys in one database")
+            }
+        };
+        self.index.insert_unique(spread(hash), Bucket { entry: at, hash }, |b| spread(b.hash));
+        at
+    }
+}
+
+impl PartialEq for Db {
+    fn eq(&self, other: &Db) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, s)| other.get(k) == Some(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{Stamp, Val};
+
+    fn slot(n: u8) -> Slot {
+        Slot::new(Val::Str(SmallBytes::from(&[n][..])), None, Stamp::new(None, 0))
+    }
+
+    #[test]
+    fn inserts_finds_replaces_and_removes() {
+        let mut db = Db::new();
+        let keys: Vec<Vec<u8>> = (0..10_000u32).map(|i| format!("key:{i}").into_bytes()).collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(db.insert(k, slot(i as u8)).is_none());
+        }
+        assert_eq!(db.len(), keys.len());
+        assert_eq!(db.insert(&keys[5], slot(99)), Some(slot(5)));
+        assert_eq!(db.get(&keys[5]), Some(&slot(99)));
+        for k in keys.iter().step_by(2) {
+            assert!(db.remove(k).is_some());
+            assert!(db.remove(k).is_none() && db.get(k).is_none());
+        }
+        assert_eq!(db.len(), keys.len() / 2);
+        // Freed entries are reused.
+        let chunks = db.chunks.len();
+        for k in keys.iter().step_by(2) {
+            db.get_or_insert_with(k, || slot(1));
+        }
+        assert_eq!((db.len(), db.chunks.len()), (keys.len(), chunks));
+        assert_eq!(db.iter().count(), keys.len());
+        assert!(db.iter().all(|(k, s)| db.get(k) == Some(s)));
+    }
+
+    #[test]
+    fn binary_and_empty_keys_are_keys() {
+        let mut db = Db::new();
+        for k in [&b""[..], b"\0", b"\0\0", &[0xff; 100]] {
+            db.insert(k, slot(k.len() as u8));
+        }
+        assert_eq!(db.len(), 4);
+        assert_eq!(db.get(b"\0\0"), Some(&slot(2)));
+        assert_eq!(db.get(b""), Some(&slot(0)));
+    }
+}
