@@ -119,6 +119,15 @@ pub struct Written {
     pub adjustments: Adjustments,
 }
 
+impl Written {
+    /// Adds what another part wrote.
+    fn add(&mut self, other: &Written) {
+        self.keys += other.keys;
+        self.bytes += other.bytes;
+        self.adjustments.add(&other.adjustments);
+    }
+}
+
 /// Writes the keyspace as RESP (SELECT only when the database changes), skipping keys that
 /// expire at or before `drop_expired_at`.
 ///
@@ -131,33 +140,44 @@ pub fn write_resp(
     mut out: impl Write,
 ) -> Result<Written> {
     let mut written = Written::default();
-    let mut buf = Vec::new();
+    let mut text = Vec::new();
     for library in ks.libraries() {
-        resp.put_item(&library, &mut buf, &mut written.adjustments)?;
+        resp.put_item(&library, &mut text, &mut written.adjustments)?;
     }
-    let mut keys = ks.keys(drop_expired_at);
-    let mut db = None;
+    out.write_all(&text)?;
+    written.bytes += text.len() as u64;
+    let mut keys = ks.keys(drop_expired_at).map({
+        let mut db = None;
+        // Whether a SELECT goes before the key.
+        move |(n, key, slot)| (db.replace(n) != Some(n), n, key, slot)
+    });
     loop {
-        out.write_all(&buf)?;
-        written.bytes += buf.len() as u64;
-        // Each key knows whether a SELECT goes before it; parts of a batch are formatted in
-        // parallel and written in order.
-        let batch: Vec<KeyToWrite<'_>> = keys
-            .by_ref()
-            .take(WRITE_BATCH)
-            .map(|(n, key, slot)| (db.replace(n) != Some(n), n, key, slot))
-            .collect();
-        if batch.is_empty() {
+        // Keys are formatted in parallel parts of a batch and written in order; a large
+        // collection ends the batch and is written alone, piece by piece.
+        let mut batch = Vec::with_capacity(WRITE_BATCH);
+        let mut large = None;
+        for key in keys.by_ref() {
+            if key.3.val.elements() > PIECE_ITEMS {
+                large = Some(key);
+                break;
+            }
+            batch.push(key);
+            if batch.len() == WRITE_BATCH {
+                break;
+            }
+        }
+        if batch.is_empty() && large.is_none() {
             break;
         }
         let parts: Vec<Result<(Vec<u8>, Written)>> =
             batch.par_chunks(WRITE_BATCH / 16).map(|keys| format_keys(resp, keys)).collect();
-        buf.clear();
         for part in parts {
             let (text, part) = part?;
-            buf.extend_from_slice(&text);
-            written.keys += part.keys;
-            written.adjustments.add(&part.adjustments);
+            out.write_all(&text)?;
+            written.add(&part);
+        }
+        if let Some(key) = large {
+            written.add(&write_in_pieces(resp, key, &mut out)?);
         }
     }
     out.flush()?;
@@ -171,6 +191,10 @@ const WRITE_BATCH: usize = 1 << 14;
 /// and its slot.
 type KeyToWrite<'k> = (bool, u64, &'k [u8], &'k Slot);
 
+/// Elements per piece of a large collection written as RESP (a multiple of the 64 per
+/// command, so pieces change nothing in the output).
+const PIECE_ITEMS: usize = 64 * 256;
+
 /// `keys` as RESP commands, and what was written.
 fn format_keys(resp: &RespWriter, keys: &[KeyToWrite<'_>]) -> Result<(Vec<u8>, Written)> {
     let (mut text, mut part) = (Vec::new(), Written::default());
@@ -181,7 +205,31 @@ fn format_keys(resp: &RespWriter, keys: &[KeyToWrite<'_>]) -> Result<(Vec<u8>, W
         let item = Item::Key(slot.to_entry(db, key));
         part.keys += u64::from(resp.put_item(&item, &mut text, &mut part.adjustments)?);
     }
+    part.bytes = text.len() as u64;
     Ok((text, part))
+}
+
+/// Writes one key in [`Val::pieces`](crate::keyspace::Val::pieces) (whole when written as
+/// `RESTORE`), so that no text of all of it is ever held.
+fn write_in_pieces(
+    resp: &RespWriter,
+    (select, db, key, slot): KeyToWrite<'_>,
+    out: &mut impl Write,
+) -> Result<Written> {
+    let (mut text, mut written) = (Vec::new(), Written::default());
+    if select {
+        RespWriter::put_select(&mut text, db);
+    }
+    let piece_items = if resp.restores_all() { usize::MAX } else { PIECE_ITEMS };
+    let mut wrote = false;
+    for entry in slot.to_entries(db, key, piece_items) {
+        wrote |= resp.put_item(&Item::Key(entry), &mut text, &mut written.adjustments)?;
+        out.write_all(&text)?;
+        written.bytes += text.len() as u64;
+        text.clear();
+    }
+    written.keys = u64::from(wrote);
+    Ok(written)
 }
 
 /// Writes the keyspace as an RDB file.

@@ -28,6 +28,11 @@ impl RespWriter {
         RespWriter { payloads, restore_all }
     }
 
+    /// True when every key is written as `RESTORE` (then a value cannot come in pieces).
+    pub fn restores_all(&self) -> bool {
+        self.restore_all
+    }
+
     /// Appends `SELECT db`.
     pub fn put_select(out: &mut Vec<u8>, db: u64) {
         Command::new(out, 2).arg(b"SELECT").int(db as i64);

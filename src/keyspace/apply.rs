@@ -11,7 +11,7 @@ use crate::rdb::Kind;
 /// One command being applied.
 pub(super) struct Call<'c> {
     /// The arguments, the name first.
-    pub args: Vec<&'c [u8]>,
+    pub args: &'c [&'c [u8]],
     /// The database in effect.
     pub db: u64,
     /// When and from where: the stamp of every key it writes.
@@ -87,6 +87,15 @@ impl<'a> Applier<'a> {
     /// [`ErrorKind::Command`] at the command's offset for a command the model does not know
     /// or one a server would have rejected.
     pub fn apply(&mut self, record: CommandRecord<'a>) -> Result<()> {
+        let args: Vec<&[u8]> = record.command.args().collect();
+        self.apply_split(record, &args)
+    }
+
+    /// Applies one logged command whose arguments (the name first) are already split out.
+    ///
+    /// # Errors
+    /// As [`Applier::apply`].
+    pub fn apply_split(&mut self, record: CommandRecord<'a>, args: &[&[u8]]) -> Result<()> {
         let name = record.command.name;
         if name.eq_ignore_ascii_case(b"MULTI") {
             self.transaction.clear();
@@ -95,13 +104,16 @@ impl<'a> Applier<'a> {
         }
         if name.eq_ignore_ascii_case(b"EXEC") {
             let queued: Vec<CommandRecord<'a>> = self.transaction.drain(..).skip(1).collect();
-            return queued.into_iter().try_for_each(|r| self.run(r));
+            return queued.into_iter().try_for_each(|r| {
+                let args: Vec<&[u8]> = r.command.args().collect();
+                self.run(&r, &args)
+            });
         }
         if !self.transaction.is_empty() {
             self.transaction.push(record);
             return Ok(());
         }
-        self.run(record)
+        self.run(&record, args)
     }
 
     /// The keyspace, for loading records into it.
@@ -124,7 +136,7 @@ impl<'a> Applier<'a> {
         self.keyspace
     }
 
-    fn run(&mut self, record: CommandRecord<'a>) -> Result<()> {
+    fn run(&mut self, record: &CommandRecord<'a>, args: &[&[u8]]) -> Result<()> {
         let cmd = &record.command;
         let mut upper = [0u8; 32];
         let name = match upper.get_mut(..cmd.name.len()) {
@@ -135,11 +147,7 @@ impl<'a> Applier<'a> {
             }
             None => "",
         };
-        let call = Call {
-            args: cmd.args().collect(),
-            db: record.db,
-            stamp: Stamp::new(record.timestamp, self.source),
-        };
+        let call = Call { args, db: record.db, stamp: Stamp::new(record.timestamp, self.source) };
         let reject = |reason: String| {
             let command = String::from_utf8_lossy(cmd.name).to_ascii_uppercase();
             Error::new(ErrorKind::Command { command, reason }, cmd.offset)

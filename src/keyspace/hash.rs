@@ -73,7 +73,7 @@ fn hash_existing<'k>(
 
 /// Sets a field without expiry.
 fn set_field(h: &mut Fields, field: &[u8], value: &[u8]) {
-    h.insert(field.into(), HashValue { value: value.into(), expire_ms: None });
+    h.insert(field.into(), HashValue::new(value.into(), None));
 }
 
 /// `HSET`/`HMSET key field value [field value …]`: overwritten fields lose their expiry.
@@ -131,9 +131,9 @@ fn hincrby(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         Some(v) => int(&v.value).map_err(|_| "hash value is not an integer")?,
     };
     let next = old.checked_add(by).ok_or("increment or decrement would overflow")?;
-    let expire_ms = current.and_then(|v| v.expire_ms);
+    let expire_ms = current.and_then(HashValue::expire_ms);
     let value = itoa::Buffer::new().format(next).as_bytes().into();
-    hash_or_insert(ks, c, key)?.insert(field.into(), HashValue { value, expire_ms });
+    hash_or_insert(ks, c, key)?.insert(field.into(), HashValue::new(value, expire_ms));
     Ok(())
 }
 
@@ -176,7 +176,7 @@ fn hexpire_at(ks: &mut Keyspace, c: &Call<'_>, unit_ms: i64) -> Result<(), Rejec
     let Some(h) = hash_existing(ks, c, key)? else { return Ok(()) };
     for f in fields {
         let Some(v) = h.get_mut(*f) else { continue };
-        let apply = match (cond, v.expire_ms) {
+        let apply = match (cond, v.expire_ms()) {
             (None, _) => true,
             (Some(w), current) if is(w, "NX") => current.is_none(),
             (Some(w), current) if is(w, "XX") => current.is_some(),
@@ -184,7 +184,7 @@ fn hexpire_at(ks: &mut Keyspace, c: &Call<'_>, unit_ms: i64) -> Result<(), Rejec
             (Some(_), current) => current.is_none_or(|t| when < t),
         };
         if apply {
-            v.expire_ms = Some(when);
+            v.set_expire_ms(Some(when));
         }
     }
     Ok(())
@@ -197,7 +197,7 @@ fn hpersist(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if let Some(h) = hash_existing(ks, c, key)? {
         for f in fields {
             if let Some(v) = h.get_mut(*f) {
-                v.expire_ms = None;
+                v.set_expire_ms(None);
             }
         }
     }
@@ -257,10 +257,10 @@ fn hsetex(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     for p in pairs.chunks(2) {
         let expire_ms = match ttl {
             Some(Some(t)) => Some(t),
-            Some(None) => h.get(p[0]).and_then(|v| v.expire_ms),
+            Some(None) => h.get(p[0]).and_then(HashValue::expire_ms),
             None => None,
         };
-        h.insert(p[0].into(), HashValue { value: p[1].into(), expire_ms });
+        h.insert(p[0].into(), HashValue::new(p[1].into(), expire_ms));
     }
     Ok(())
 }
@@ -285,7 +285,7 @@ fn hgetex(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if let Some(h) = hash_existing(ks, c, key)? {
         for f in fields {
             if let Some(v) = h.get_mut(*f) {
-                v.expire_ms = change;
+                v.set_expire_ms(change);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Filling a keyspace from files: RDB records, then (for an AOF) the commands after them.
 
 use super::{Applier, Keyspace, Slot, Stamp, Val};
-use crate::aof::reader::CommandReader;
+use crate::aof::reader::{CommandReader, CommandRecord};
 use crate::aof::resp::Parser;
 use crate::dataset::Item;
 use crate::error::{Error, ErrorKind, Result};
@@ -51,12 +51,51 @@ pub(super) fn library_name(code: &[u8]) -> &[u8] {
     line.split(|&b| b == b' ').find_map(|w| w.strip_prefix(b"name=")).unwrap_or(line)
 }
 
-/// Commands between two progress reports.
-const PROGRESS_EVERY: usize = 1 << 16;
+/// Commands parsed ahead per batch.
+const BATCH: usize = 4096;
+
+/// Batches parsed ahead and not yet applied.
+const BATCHES_AHEAD: usize = 4;
+
+/// Commands read ahead by the parsing thread, with their arguments split out.
+#[derive(Default)]
+struct Batch<'a> {
+    records: Vec<CommandRecord<'a>>,
+    /// Every record's arguments, one after the other.
+    args: Vec<&'a [u8]>,
+    /// Where each record's arguments end in `args`.
+    ends: Vec<usize>,
+    /// The error that stopped reading, after the records before it.
+    error: Option<Error>,
+}
+
+/// Reads the commands of a RESP body in batches of [`BATCH`], handing each to `send` until it
+/// refuses one or the body ends; stops after the first error.
+fn read_ahead<'a>(reader: CommandReader<'a>, send: impl Fn(Batch<'a>) -> bool) {
+    let mut batch = Batch::default();
+    for record in reader {
+        match record {
+            Ok(record) => {
+                batch.args.extend(record.command.args());
+                batch.ends.push(batch.args.len());
+                batch.records.push(record);
+            }
+            Err(e) => {
+                batch.error = Some(e);
+                break;
+            }
+        }
+        if batch.records.len() == BATCH && !send(std::mem::take(&mut batch)) {
+            return;
+        }
+    }
+    send(batch);
+}
 
 impl<'a> Applier<'a> {
     /// Applies one file: an RDB file, or an AOF — RESP commands, after an RDB preamble when it
     /// has one. `file` numbers it in errors; `progress` is told the offset reached now and then.
+    /// A second thread parses the commands ahead of the one applying them.
     ///
     /// # Errors
     /// A damaged file, or a command the model cannot apply.
@@ -77,15 +116,29 @@ impl<'a> Applier<'a> {
         }
         let body = &data[resp_start..];
         progress(resp_start as u64);
-        for (n, record) in CommandReader::new(Parser::new(body, resp_start as u64), file).enumerate() {
-            let record = record?;
-            if n % PROGRESS_EVERY == 0 {
-                progress(record.command.offset);
+        let reader = CommandReader::new(Parser::new(body, resp_start as u64), file);
+        std::thread::scope(|scope| {
+            let (send, batches) = std::sync::mpsc::sync_channel(BATCHES_AHEAD);
+            scope.spawn(move || read_ahead(reader, |batch| send.send(batch).is_ok()));
+            for batch in batches {
+                self.apply_batch(batch, progress)?;
             }
-            self.apply(record)?;
-        }
+            Ok::<(), Error>(())
+        })?;
         progress(data.len() as u64);
         self.drop_open_transaction();
         Ok(())
+    }
+
+    fn apply_batch(&mut self, batch: Batch<'a>, progress: &dyn Fn(u64)) -> Result<()> {
+        if let Some(first) = batch.records.first() {
+            progress(first.command.offset);
+        }
+        let mut start = 0;
+        for (record, end) in batch.records.into_iter().zip(batch.ends) {
+            self.apply_split(record, &batch.args[start..end])?;
+            start = end;
+        }
+        batch.error.map_or(Ok(()), Err)
     }
 }

@@ -73,32 +73,47 @@ impl Stamp {
 pub struct Slot {
     /// The value.
     pub val: Val,
-    /// Absolute expiry, Unix ms; [`NO_EXPIRY`] for none.
-    expire_ms: i64,
+    /// Absolute expiry.
+    expire_ms: Expiry,
     /// The last write.
     pub written: Stamp,
 }
 
-/// The stored expiry of a key without one. An expiry of exactly `i64::MIN` ms, which only a
-/// crafted log holds, is kept as one millisecond later: both are long past.
-const NO_EXPIRY: i64 = i64::MIN;
+/// An optional absolute expiry in Unix ms, in 8 bytes rather than an `Option`'s 16. An expiry
+/// of exactly `i64::MIN` ms, which only a crafted file holds, is kept as one millisecond
+/// later: both are long past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expiry(i64);
+
+impl Expiry {
+    /// The stored form of no expiry.
+    const NONE: i64 = i64::MIN;
+
+    /// `ms`, or none.
+    pub fn new(ms: Option<i64>) -> Expiry {
+        Expiry(ms.map_or(Expiry::NONE, |t| t.max(Expiry::NONE + 1)))
+    }
+
+    /// The expiry, Unix ms.
+    pub fn get(self) -> Option<i64> {
+        (self.0 != Expiry::NONE).then_some(self.0)
+    }
+}
 
 impl Slot {
     /// A slot for `val` expiring at `expire_ms`, written at `written`.
     pub fn new(val: Val, expire_ms: Option<i64>, written: Stamp) -> Slot {
-        let mut slot = Slot { val, expire_ms: NO_EXPIRY, written };
-        slot.set_expire_ms(expire_ms);
-        slot
+        Slot { val, expire_ms: Expiry::new(expire_ms), written }
     }
 
     /// Absolute expiry, Unix ms.
     pub fn expire_ms(&self) -> Option<i64> {
-        (self.expire_ms != NO_EXPIRY).then_some(self.expire_ms)
+        self.expire_ms.get()
     }
 
     /// Sets or clears the expiry.
     pub fn set_expire_ms(&mut self, expire_ms: Option<i64>) {
-        self.expire_ms = expire_ms.map_or(NO_EXPIRY, |t| t.max(NO_EXPIRY + 1));
+        self.expire_ms = Expiry::new(expire_ms);
     }
 }
 
@@ -172,6 +187,7 @@ mod tests {
         assert_eq!(size_of::<Slot>(), 40);
         assert_eq!(size_of::<Val>(), 24);
         assert_eq!(size_of::<Stamp>(), 8);
+        assert_eq!(size_of::<HashValue>(), 32);
     }
 
     #[test]

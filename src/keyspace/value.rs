@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, VecDeque};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::Slot;
 use super::small::SmallBytes;
+use super::{Expiry, Slot};
 use crate::dataset::Entry;
 use crate::rdb::module::ModuleValue;
 use crate::rdb::stream::Stream;
@@ -37,8 +37,25 @@ pub enum Val {
 pub struct HashValue {
     /// The value.
     pub value: SmallBytes,
+    /// Absolute expiry.
+    expire_ms: Expiry,
+}
+
+impl HashValue {
+    /// `value`, expiring at `expire_ms` (Unix ms).
+    pub fn new(value: SmallBytes, expire_ms: Option<i64>) -> HashValue {
+        HashValue { value, expire_ms: Expiry::new(expire_ms) }
+    }
+
     /// Absolute expiry, Unix ms.
-    pub expire_ms: Option<i64>,
+    pub fn expire_ms(&self) -> Option<i64> {
+        self.expire_ms.get()
+    }
+
+    /// Sets or clears the expiry.
+    pub fn set_expire_ms(&mut self, expire_ms: Option<i64>) {
+        self.expire_ms = Expiry::new(expire_ms);
+    }
 }
 
 /// A sorted set: scores by member, and members in (score, member) order.
@@ -118,6 +135,17 @@ impl Val {
         }
     }
 
+    /// Elements of a list, set, sorted set or hash; 1 for other values.
+    pub fn elements(&self) -> usize {
+        match self {
+            Val::List(v) => v.len(),
+            Val::Set(v) => v.len(),
+            Val::ZSet(v) => v.len(),
+            Val::Hash(v) => v.len(),
+            Val::Str(_) | Val::Stream(_) | Val::Module(_) => 1,
+        }
+    }
+
     /// True for a collection without elements (servers delete such keys).
     pub fn is_empty_collection(&self) -> bool {
         match self {
@@ -145,7 +173,7 @@ impl Val {
             }
             Value::Hash(v) => Val::Hash(Box::new(
                 v.into_iter()
-                    .map(|f| (owned(f.field), HashValue { value: owned(f.value), expire_ms: f.expire_ms }))
+                    .map(|f| (owned(f.field), HashValue::new(owned(f.value), f.expire_ms)))
                     .collect(),
             )),
             Value::Stream(s) => Val::Stream(Box::new(s.into_owned())),
@@ -153,46 +181,85 @@ impl Val {
         }
     }
 
-    /// The value in the dataset model, borrowing from the keyspace. Sets and hashes come
-    /// sorted (by member, by field) so that output does not depend on hashing.
+    /// The value in the dataset model, borrowing from the keyspace. Sets and hashes come in
+    /// the order of their hash tables: deterministic for the same commands, but not sorted.
     pub fn to_value(&self) -> Value<'_> {
-        fn b(v: &[u8]) -> Bytes<'_> {
-            Bytes::Borrowed(v)
-        }
         match self {
-            Val::Str(s) => Value::String(b(s)),
-            Val::List(v) => Value::List(v.iter().map(|e| b(e)).collect()),
-            Val::Set(v) => {
-                let mut members: Vec<Bytes<'_>> = v.iter().map(|e| b(e)).collect();
-                members.sort_unstable_by(|x, y| x.as_cow().cmp(&y.as_cow()));
-                Value::Set(members)
-            }
-            Val::ZSet(z) => Value::ZSet(z.iter().map(|(m, s)| (b(m), s)).collect()),
-            Val::Hash(h) => {
-                let mut fields: Vec<HashField<'_>> = h
-                    .iter()
-                    .map(|(f, v)| HashField { field: b(f), value: b(&v.value), expire_ms: v.expire_ms })
-                    .collect();
-                fields.sort_unstable_by(|x, y| x.field.as_cow().cmp(&y.field.as_cow()));
-                Value::Hash(fields)
-            }
+            Val::Str(s) => Value::String(borrowed(s)),
+            Val::List(v) => Value::List(v.iter().map(|e| borrowed(e)).collect()),
+            Val::Set(v) => Value::Set(v.iter().map(|e| borrowed(e)).collect()),
+            Val::ZSet(z) => Value::ZSet(z.iter().map(|(m, s)| (borrowed(m), s)).collect()),
+            Val::Hash(h) => Value::Hash(h.iter().map(hash_field).collect()),
             Val::Stream(s) => Value::Stream(s.clone()),
             Val::Module(m) => Value::Module((**m).clone()),
         }
     }
+
+    /// The value as pieces of at most `items` elements that, added one after the other by
+    /// the commands that add elements (`RPUSH`, `SADD`, `ZADD`, `HSET`), build it: lists,
+    /// sets, sorted sets and hashes without field expiries; other values come whole. Output
+    /// of a large collection then never needs a copy of all of it.
+    pub fn pieces(&self, items: usize) -> Box<dyn Iterator<Item = Value<'_>> + '_> {
+        match self {
+            Val::List(v) if v.len() > items => {
+                Box::new(chunks(v.iter().map(|e| borrowed(e)), items).map(Value::List))
+            }
+            Val::Set(v) if v.len() > items => {
+                Box::new(chunks(v.iter().map(|e| borrowed(e)), items).map(Value::Set))
+            }
+            Val::ZSet(z) if z.len() > items => {
+                Box::new(chunks(z.iter().map(|(m, s)| (borrowed(m), s)), items).map(Value::ZSet))
+            }
+            Val::Hash(h) if h.len() > items && h.values().all(|v| v.expire_ms().is_none()) => {
+                Box::new(chunks(h.iter().map(hash_field), items).map(Value::Hash))
+            }
+            _ => Box::new(std::iter::once(self.to_value())),
+        }
+    }
+}
+
+fn borrowed(v: &[u8]) -> Bytes<'_> {
+    Bytes::Borrowed(v)
+}
+
+fn hash_field<'v>((field, value): (&'v SmallBytes, &'v HashValue)) -> HashField<'v> {
+    HashField { field: borrowed(field), value: borrowed(&value.value), expire_ms: value.expire_ms() }
+}
+
+/// `iter` in vectors of `n` (the last one shorter).
+fn chunks<T>(mut iter: impl Iterator<Item = T>, n: usize) -> impl Iterator<Item = Vec<T>> {
+    std::iter::from_fn(move || {
+        let chunk: Vec<T> = iter.by_ref().take(n).collect();
+        (!chunk.is_empty()).then_some(chunk)
+    })
 }
 
 impl Slot {
     /// The key as a dataset entry of database `db`.
     pub fn to_entry<'k>(&'k self, db: u64, key: &'k [u8]) -> Entry<'k> {
+        self.entry_of(db, key, self.val.to_value(), self.expire_ms())
+    }
+
+    /// The key as entries of database `db` holding the [`Val::pieces`] of its value; the
+    /// last one carries the expiry.
+    pub fn to_entries<'k>(&'k self, db: u64, key: &'k [u8], items: usize) -> impl Iterator<Item = Entry<'k>> {
+        let mut pieces = self.val.pieces(items).peekable();
+        std::iter::from_fn(move || {
+            let value = pieces.next()?;
+            let expire_ms = if pieces.peek().is_none() { self.expire_ms() } else { None };
+            Some(self.entry_of(db, key, value, expire_ms))
+        })
+    }
+
+    fn entry_of<'k>(&self, db: u64, key: &'k [u8], value: Value<'k>, expire_ms: Option<i64>) -> Entry<'k> {
         Entry {
             db,
             key: Bytes::Borrowed(key),
-            expire_ms: self.expire_ms(),
+            expire_ms,
             idle_s: None,
             freq: None,
             key_meta: Vec::new(),
-            value: self.val.to_value(),
+            value,
         }
     }
 }

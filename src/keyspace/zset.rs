@@ -549,7 +549,7 @@ fn geoadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     for (score, t) in scores.iter().zip(triples.chunks(3)) {
         args.extend([score.as_slice(), t[2]]);
     }
-    zadd(ks, &Call { args, db: c.db, stamp: c.stamp }, false)
+    zadd(ks, &Call { args: &args, db: c.db, stamp: c.stamp }, false)
 }
 
 #[cfg(test)]
