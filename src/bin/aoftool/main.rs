@@ -49,8 +49,9 @@ mod mi_option {
 /// keyspace went there. A batch tool keeps its memory until it exits, and asks for 2 MiB
 /// pages where the kernel offers them (transparent huge pages).
 fn tune_allocator() {
-    // Address space only: pages are committed as they are touched.
-    const RESERVE: usize = 1 << 40;
+    // Address space only: pages are committed as they are touched. (mimalloc refuses an
+    // arena of 16 GiB or more; arenas it reserves later have the options.)
+    const RESERVE: usize = 8 << 30;
     let mut arena: libmimalloc_sys::mi_arena_id_t = std::ptr::null_mut();
     // SAFETY: called first thing in `main`, before any other thread exists (the option
     // setters are not thread-safe); the options only change when and how memory is committed,
