@@ -137,51 +137,70 @@ pub fn write_resp(
     ks: &Keyspace,
     resp: &RespWriter,
     drop_expired_at: Option<i64>,
-    mut out: impl Write,
+    mut out: impl Write + Send,
 ) -> Result<Written> {
     let mut written = Written::default();
     let mut text = Vec::new();
     for library in ks.libraries() {
         resp.put_item(&library, &mut text, &mut written.adjustments)?;
     }
-    out.write_all(&text)?;
-    written.bytes += text.len() as u64;
+    let mut formatted = vec![(text, Written::default())];
+    written.bytes = formatted[0].0.len() as u64;
     let mut keys = ks.keys(drop_expired_at).map({
         let mut db = None;
         // Whether a SELECT goes before the key.
         move |(n, key, slot)| (db.replace(n) != Some(n), n, key, slot)
     });
     loop {
-        // Keys are formatted in parallel parts of a batch and written in order; a large
-        // collection ends the batch and is written alone, piece by piece.
-        let mut batch = Vec::with_capacity(WRITE_BATCH);
-        let mut large = None;
-        for key in keys.by_ref() {
-            if key.3.val.elements() > PIECE_ITEMS {
-                large = Some(key);
-                break;
-            }
-            batch.push(key);
-            if batch.len() == WRITE_BATCH {
-                break;
-            }
+        // Keys are formatted in parallel parts of a batch while the batch before is written;
+        // a large collection ends its batch and is written alone, piece by piece.
+        let (batch, large) = next_batch(&mut keys);
+        let (next, wrote) = rayon::join(
+            || {
+                batch
+                    .par_chunks(WRITE_BATCH / 16)
+                    .map(|keys| format_keys(resp, keys))
+                    .collect::<Result<Vec<_>>>()
+            },
+            || write_parts(&formatted, &mut out),
+        );
+        wrote?;
+        formatted = next?;
+        formatted.iter().for_each(|(_, part)| written.add(part));
+        if let Some(key) = large {
+            write_parts(&std::mem::take(&mut formatted), &mut out)?;
+            written.add(&write_in_pieces(resp, key, &mut out)?);
         }
         if batch.is_empty() && large.is_none() {
             break;
         }
-        let parts: Vec<Result<(Vec<u8>, Written)>> =
-            batch.par_chunks(WRITE_BATCH / 16).map(|keys| format_keys(resp, keys)).collect();
-        for part in parts {
-            let (text, part) = part?;
-            out.write_all(&text)?;
-            written.add(&part);
-        }
-        if let Some(key) = large {
-            written.add(&write_in_pieces(resp, key, &mut out)?);
-        }
     }
+    write_parts(&formatted, &mut out)?;
     out.flush()?;
     Ok(written)
+}
+
+/// Up to [`WRITE_BATCH`] keys, ended early by a key with more than [`PIECE_ITEMS`] elements,
+/// which comes apart.
+fn next_batch<'k>(
+    keys: &mut impl Iterator<Item = KeyToWrite<'k>>,
+) -> (Vec<KeyToWrite<'k>>, Option<KeyToWrite<'k>>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    for key in keys {
+        if key.3.val.elements() > PIECE_ITEMS {
+            return (batch, Some(key));
+        }
+        batch.push(key);
+        if batch.len() == WRITE_BATCH {
+            break;
+        }
+    }
+    (batch, None)
+}
+
+/// Writes formatted parts in order.
+fn write_parts(parts: &[(Vec<u8>, Written)], out: &mut impl Write) -> Result<()> {
+    parts.iter().try_for_each(|(text, _)| out.write_all(text)).map_err(Error::from)
 }
 
 /// Keys written per batch.
