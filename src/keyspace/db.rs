@@ -207,6 +207,33 @@ mod tests {
         assert!(db.iter().all(|(k, s)| db.get(k) == Some(s)));
     }
 
+    proptest::proptest! {
+        /// Random inserts and removals on a few colliding keys agree with a `HashMap`.
+        #[test]
+        fn agrees_with_a_hash_map(ops in proptest::collection::vec((0u8..3, 0u16..300, proptest::num::u8::ANY), 0..2000)) {
+            let mut db = Db::new();
+            let mut model = std::collections::HashMap::new();
+            for (op, key, value) in ops {
+                let key = key.to_le_bytes().repeat(usize::from(key % 20));
+                match op {
+                    0 => proptest::prop_assert_eq!(db.insert(&key, slot(value)), model.insert(key.clone(), slot(value))),
+                    1 => proptest::prop_assert_eq!(db.remove(&key), model.remove(&key)),
+                    _ => {
+                        let got = db.get_or_insert_with(&key, || slot(value)).clone();
+                        proptest::prop_assert_eq!(&got, model.entry(key.clone()).or_insert_with(|| slot(value)));
+                    }
+                }
+                proptest::prop_assert_eq!(db.get(&key), model.get(&key));
+                proptest::prop_assert_eq!(db.len(), model.len());
+            }
+            let mut listed: Vec<(Vec<u8>, Slot)> = db.iter().map(|(k, s)| (k.to_vec(), s.clone())).collect();
+            let mut expected: Vec<(Vec<u8>, Slot)> = model.into_iter().collect();
+            listed.sort_by(|a, b| a.0.cmp(&b.0));
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            proptest::prop_assert_eq!(listed, expected);
+        }
+    }
+
     #[test]
     fn binary_and_empty_keys_are_keys() {
         let mut db = Db::new();
