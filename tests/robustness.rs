@@ -122,7 +122,7 @@ fn offsets(len: usize, every_below: usize) -> Vec<usize> {
 #[test]
 fn fuzz_regressions_replay_without_panic() {
     type Target = fn(&[u8]);
-    let targets: [(&str, Target); 9] = [
+    let targets: [(&str, Target); 10] = [
         ("rdb", harness::rdb),
         ("listpack", harness::listpack),
         ("ziplist", harness::ziplist),
@@ -132,6 +132,7 @@ fn fuzz_regressions_replay_without_panic() {
         ("manifest", harness::manifest),
         ("resp", harness::resp),
         ("write_round_trip", harness::write_round_trip),
+        ("keyspace_apply", harness::keyspace_apply),
     ];
     let Ok(dirs) = std::fs::read_dir(root().join("fuzz/regressions")) else { return };
     for dir in dirs.flatten().filter(|d| d.path().is_dir()) {

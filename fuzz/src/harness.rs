@@ -281,3 +281,41 @@ pub fn write_round_trip(data: &[u8]) {
         }
     }
 }
+
+/// Arbitrary bytes as an AOF applied to a keyspace: a command is applied or refused with an
+/// error inside the input, and whatever keyspace results is written as RESP and as RDB (each
+/// target), which either refuse by name or produce output that parses.
+pub fn keyspace_apply(data: &[u8]) {
+    use aoftool::emit::RespWriter;
+    use aoftool::keyspace::{Applier, Keyspace};
+    use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
+    use aoftool::rewrite::{write_rdb, write_resp};
+
+    let mut applier = Applier::new(Keyspace::new(), 0);
+    if let Err(e) = applier.load_file(data, 0, &|_| {}) {
+        check_offset(&e, 0, data.len());
+    }
+    let keyspace = applier.finish();
+    let lossy = Lossy { field_ttls: true, functions: true };
+    for target in Target::ALL {
+        let values = ValueWriter::new(target, lossy);
+        let mut resp = Vec::new();
+        match write_resp(&keyspace, &RespWriter::new(values.clone(), false), None, &mut resp) {
+            Ok(_) => {
+                let parser = aoftool::aof::resp::Parser::new(&resp, 0);
+                let mut pos = 0;
+                while pos < resp.len() {
+                    pos = parser.item(pos).unwrap_or_else(|e| panic!("RESP output unparsable: {e}")).1;
+                }
+            }
+            Err(e) => assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{target}: {e}"),
+        }
+        let mut rdb = Vec::new();
+        match write_rdb(&keyspace, values, FileOptions { ctime_s: 0, aof_base: false }, None, &mut rdb) {
+            Ok(_) => {
+                aoftool::rdb::write::expect::read_back(&rdb).unwrap_or_else(|e| panic!("{target}: {e}"));
+            }
+            Err(e) => assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{target}: {e}"),
+        }
+    }
+}
