@@ -5,7 +5,8 @@
 //!
 //! Without `AOFTOOL_BENCH_AOF` the input is an overwrite-heavy AOF made here, in the shape
 //! redis-benchmark's default tests log (SET on random keys, INCR, LPUSH, SADD, HSET on a few
-//! keys), about 32 MiB. Throughput is input bytes per second.
+//! keys), about 32 MiB. `apply_lpush` applies LPUSHes of 64-byte elements onto one list, also
+//! about 32 MiB. Throughput is input bytes per second.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -61,9 +62,22 @@ fn synthetic() -> Vec<u8> {
     out
 }
 
-fn load() -> Keyspace {
+/// LPUSHes of distinct 64-byte elements onto one list, about `SYNTHETIC_BYTES`.
+static LPUSH_INPUT: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut out = Vec::with_capacity(SYNTHETIC_BYTES + 4096);
+    let mut element = [b'x'; 64];
+    let mut i = 0u64;
+    while out.len() < SYNTHETIC_BYTES {
+        element[..16].copy_from_slice(format!("{i:016}").as_bytes());
+        command(&mut out, &[b"LPUSH", b"mylist", &element]);
+        i += 1;
+    }
+    out
+});
+
+fn load(input: &[u8]) -> Keyspace {
     let mut applier = Applier::new(Keyspace::new(), 0);
-    applier.load_file(&INPUT, 0, &|_| {}).expect("the bench AOF applies");
+    applier.load_file(input, 0, &|_| {}).expect("the bench AOF applies");
     applier.finish()
 }
 
@@ -73,12 +87,17 @@ fn main() {
 
 #[divan::bench(sample_count = 5)]
 fn apply(bencher: Bencher) {
-    bencher.counter(BytesCount::new(INPUT.len())).bench(|| black_box(load()).len());
+    bencher.counter(BytesCount::new(INPUT.len())).bench(|| black_box(load(&INPUT)).len());
+}
+
+#[divan::bench(sample_count = 5)]
+fn apply_lpush(bencher: Bencher) {
+    bencher.counter(BytesCount::new(LPUSH_INPUT.len())).bench(|| black_box(load(&LPUSH_INPUT)).len());
 }
 
 #[divan::bench(sample_count = 5)]
 fn write_aof(bencher: Bencher) {
-    let keyspace = load();
+    let keyspace = load(&INPUT);
     let resp = RespWriter::new(ValueWriter::new(Target::DEFAULT, Lossy::default()), false);
     bencher.counter(BytesCount::new(INPUT.len())).bench(|| {
         let mut out = Vec::new();
@@ -89,7 +108,7 @@ fn write_aof(bencher: Bencher) {
 
 #[divan::bench(sample_count = 5)]
 fn write_rdb_file(bencher: Bencher) {
-    let keyspace = load();
+    let keyspace = load(&INPUT);
     let values = ValueWriter::new(Target::DEFAULT, Lossy::default());
     bencher.counter(BytesCount::new(INPUT.len())).bench(|| {
         let mut out = Vec::new();

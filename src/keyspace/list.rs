@@ -2,15 +2,10 @@
 //! and trims. Servers log blocking pops and `LMPOP` as the `LPOP`/`RPOP`/`LMOVE`/`RPOPLPUSH`
 //! they performed.
 
-use std::collections::VecDeque;
-
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, index_range, int, is, uint};
-use super::{Keyspace, Val};
+use super::{Keyspace, PackedList, Val};
 use crate::rdb::Kind;
-
-/// A list, head first.
-type List = VecDeque<Vec<u8>>;
 
 /// The end of a list a command works on.
 #[derive(Clone, Copy)]
@@ -29,14 +24,14 @@ impl End {
         }
     }
 
-    fn push(self, list: &mut List, element: Vec<u8>) {
+    fn push(self, list: &mut PackedList, element: &[u8]) {
         match self {
             End::Head => list.push_front(element),
             End::Tail => list.push_back(element),
         }
     }
 
-    fn pop(self, list: &mut List) -> Option<Vec<u8>> {
+    fn pop(self, list: &mut PackedList) -> Option<Vec<u8>> {
         match self {
             End::Head => list.pop_front(),
             End::Tail => list.pop_back(),
@@ -73,7 +68,7 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
 }
 
 /// The list in a value of list kind.
-fn as_list(val: &mut Val) -> Result<&mut List, Reject> {
+fn as_list(val: &mut Val) -> Result<&mut PackedList, Reject> {
     match val {
         Val::List(l) => Ok(l),
         _ => Err(wrong_type()),
@@ -81,7 +76,11 @@ fn as_list(val: &mut Val) -> Result<&mut List, Reject> {
 }
 
 /// The list at `key` for writing, when it exists (a wrong type is an error).
-fn list_mut<'k>(ks: &'k mut Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k mut List>, Reject> {
+fn list_mut<'k>(
+    ks: &'k mut Keyspace,
+    c: &Call<'_>,
+    key: &[u8],
+) -> Result<Option<&'k mut PackedList>, Reject> {
     ks.existing(c, key, Kind::List)?.map(as_list).transpose()
 }
 
@@ -95,7 +94,7 @@ fn push(ks: &mut Keyspace, c: &Call<'_>, end: End, create: bool) -> Result<(), R
         list_mut(ks, c, key)?
     };
     if let Some(list) = list {
-        c.args[2..].iter().for_each(|e| end.push(list, e.to_vec()));
+        c.args[2..].iter().for_each(|e| end.push(list, e));
     }
     Ok(())
 }
@@ -113,7 +112,7 @@ fn pop(ks: &mut Keyspace, c: &Call<'_>, end: End) -> Result<(), Reject> {
     if let Some(list) = list_mut(ks, c, key)? {
         let n = list.len().min(usize::try_from(count).unwrap_or(usize::MAX));
         match end {
-            End::Head => drop(list.drain(..n)),
+            End::Head => list.remove_front(n),
             End::Tail => list.truncate(list.len() - n),
         }
     }
@@ -133,7 +132,7 @@ fn move_element(ks: &mut Keyspace, c: &Call<'_>, from: End, to: End) -> Result<(
         return Err(wrong_type());
     }
     let Some(element) = list_mut(ks, c, src)?.and_then(|l| from.pop(l)) else { return Ok(()) };
-    to.push(as_list(ks.or_insert(c, dst, Val::List(Box::default()))?)?, element);
+    to.push(as_list(ks.or_insert(c, dst, Val::List(Box::default()))?)?, &element);
     ks.drop_if_empty(c.db, src);
     Ok(())
 }
@@ -147,10 +146,10 @@ fn linsert(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         p if is(p, "BEFORE") => false,
         _ => return Err("syntax error".into()),
     };
-    if let Some(list) = list_mut(ks, c, key)?
-        && let Some(at) = list.iter().position(|e| e == pivot)
-    {
-        list.insert(at + usize::from(after), element.to_vec());
+    let Some(list) = list_mut(ks, c, key)? else { return Ok(()) };
+    let pivot_at = list.iter().position(|e| e == pivot);
+    if let Some(at) = pivot_at {
+        list.insert(at + usize::from(after), element);
     }
     Ok(())
 }
@@ -162,9 +161,8 @@ fn lset(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let list = list_mut(ks, c, c.args[1])?.ok_or("no such key")?;
     let len = list.len() as i64;
     let at = if index < 0 { len + index } else { index };
-    let slot = usize::try_from(at).ok().and_then(|at| list.get_mut(at)).ok_or("index out of range")?;
-    *slot = c.args[3].to_vec();
-    Ok(())
+    let set = usize::try_from(at).is_ok_and(|at| list.set(at, c.args[3]));
+    if set { Ok(()) } else { Err("index out of range".into()) }
 }
 
 /// `LREM key count element`: up to `count` occurrences from the head (from the tail when
@@ -175,18 +173,10 @@ fn lrem(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let Some(list) = list_mut(ks, c, key)? else { return Ok(()) };
     let limit =
         if count == 0 { usize::MAX } else { usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX) };
-    let from_tail = count < 0;
-    if from_tail {
-        list.make_contiguous().reverse();
-    }
-    let mut removed = 0;
-    list.retain(|e| {
-        let remove = removed < limit && e == element;
-        removed += usize::from(remove);
-        !remove
-    });
-    if from_tail {
-        list.make_contiguous().reverse();
+    if count < 0 {
+        list.remove_last(element, limit);
+    } else {
+        list.remove_first(element, limit);
     }
     ks.drop_if_empty(c.db, key);
     Ok(())
@@ -201,7 +191,7 @@ fn ltrim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         None => list.clear(),
         Some(keep) => {
             list.truncate(keep.end() + 1);
-            list.drain(..*keep.start());
+            list.remove_front(*keep.start());
         }
     }
     ks.drop_if_empty(c.db, key);

@@ -16,6 +16,7 @@ mod hll;
 mod keys;
 mod list;
 mod load;
+mod packed_list;
 mod set;
 mod small;
 mod stream;
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 
 pub use apply::Applier;
 pub use db::Db;
+pub use packed_list::PackedList;
 pub use small::SmallBytes;
 pub use value::{HashValue, Val, ZSet};
 

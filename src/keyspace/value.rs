@@ -1,12 +1,12 @@
 //! Values as the keyspace holds them: owned and indexed for the commands that change them.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::small::SmallBytes;
-use super::{Expiry, Slot};
+use super::{Expiry, PackedList, Slot};
 use crate::dataset::Entry;
 use crate::rdb::module::ModuleValue;
 use crate::rdb::stream::Stream;
@@ -17,8 +17,8 @@ use crate::rdb::{Bytes, HashField, Kind, Value};
 pub enum Val {
     /// A string (also bitmaps and HyperLogLogs).
     Str(SmallBytes),
-    /// A list, head first.
-    List(Box<VecDeque<Vec<u8>>>),
+    /// A list, head first (boxed: keys of other types should not pay for its size).
+    List(Box<PackedList>),
     /// A set.
     Set(Box<FxHashSet<SmallBytes>>),
     /// A sorted set (boxed: it is the largest variant, and keys of other types should not pay
@@ -162,7 +162,7 @@ impl Val {
         let owned = |b: Bytes<'_>| SmallBytes::from(b.as_cow().as_ref());
         match value {
             Value::String(s) => Val::Str(owned(s)),
-            Value::List(v) => Val::List(Box::new(v.into_iter().map(|e| e.to_vec()).collect())),
+            Value::List(v) => Val::List(Box::new(v.iter().map(Bytes::as_cow).collect())),
             Value::Set(v) => Val::Set(Box::new(v.into_iter().map(owned).collect())),
             Value::ZSet(v) => {
                 let mut z = ZSet::default();
