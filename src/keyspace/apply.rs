@@ -2,7 +2,8 @@
 
 use super::args::{Reject, show};
 use super::{
-    Keyspace, Slot, Stamp, Val, bitfield, function, hash, hll, keys, list, set, stream, string, zset,
+    Keyspace, Slot, Stamp, Val, bitfield, function, geo, hash, hll, keys, list, set, sort, stream, string,
+    zset,
 };
 use crate::aof::reader::CommandRecord;
 use crate::error::{Error, ErrorKind, Result};
@@ -49,6 +50,8 @@ fn handler(name: &str) -> Option<Handler> {
         list::lookup,
         set::lookup,
         zset::lookup,
+        geo::lookup,
+        sort::lookup,
         hash::lookup,
         stream::lookup,
     ]

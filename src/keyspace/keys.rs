@@ -1,5 +1,6 @@
 //! Commands on keys and databases: deletion, expiry, renames, moves, copies, flushes,
-//! `RESTORE`, and the commands that leave the dataset as it is.
+//! `RESTORE`, and the commands that leave the dataset as it is. `MIGRATE` is logged as the
+//! `DEL` it performs.
 
 use super::apply::{Call, Handler};
 use super::args::{Reject, int, is, uint};
@@ -22,7 +23,8 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "SWAPDB" => swapdb,
         "FLUSHDB" => flushdb,
         "FLUSHALL" => flushall,
-        "RESTORE" => restore,
+        "RESTORE" | "RESTORE-ASKING" => restore,
+        "MIGRATE" => |_, _| Err("servers log MIGRATE as the DEL of the keys it moved (or not at all)".into()),
         // The database switch is tracked by the reader; the rest leave the data as it is.
         "SELECT" | "PING" | "SCRIPT" => |_, _| Ok(()),
         _ => return None,
@@ -155,7 +157,8 @@ fn flushall(ks: &mut Keyspace, _: &Call<'_>) -> Result<(), Reject> {
     Ok(())
 }
 
-/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`: the payload is a
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]` (and `RESTORE-ASKING`, the
+/// form a cluster migration sends, logged as it came): the payload is a
 /// value in RDB encoding, its format version and a CRC-64.
 fn restore(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (key, ttl, payload) = (c.arg(1)?, int(c.arg(2)?)?, c.arg(3)?);

@@ -1,4 +1,6 @@
-//! String commands: sets with their options, counters, appends, ranges and bits.
+//! String commands: sets with their options (and conditions), `MSETEX`, counters, appends,
+//! ranges and bits. Servers log the conditional deletes (`DELIFEQ`, `DELEX`) as the `DEL` they
+//! performed.
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int, is, uint};
@@ -15,6 +17,7 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "SETNX" => setnx,
         "MSET" => |ks, c| mset(ks, c, false),
         "MSETNX" => |ks, c| mset(ks, c, true),
+        "MSETEX" => msetex,
         "GETSET" => getset,
         "GETDEL" => |ks, c| {
             ks.remove(c.db, c.arg(1)?);
@@ -30,6 +33,9 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "INCRBYFLOAT" => |_, _| Err("INCRBYFLOAT: servers log it as SET … KEEPTTL with the result".into()),
         "SETBIT" => setbit,
         "BITOP" => bitop,
+        "DELIFEQ" | "DELEX" => {
+            |_, _| Err("servers log this conditional delete as the DEL it performed".into())
+        }
         _ => return None,
     })
 }
@@ -43,11 +49,15 @@ fn get_str<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k 
     }
 }
 
-/// `SET key value [NX|XX] [GET] [EXAT s|PXAT ms|KEEPTTL]` (relative `EX`/`PX` are refused:
-/// servers log them as `PXAT`).
+/// `SET key value [NX|XX|IFEQ v|IFNE v] [GET] [EXAT s|PXAT ms|KEEPTTL]` (relative `EX`/`PX`
+/// are refused: servers log them as `PXAT`). `IFEQ` (Valkey 8.1+, Redis 8.4) sets only a string
+/// equal to `v`, `IFNE` (Redis 8.4) a missing key or a string that differs; Redis 8.4's digest
+/// conditions are refused.
 fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (key, value) = (c.arg(1)?, c.arg(2)?);
     let (mut nx, mut xx, mut keep_ttl, mut expire, mut get) = (false, false, false, None, false);
+    // `IFEQ` (true) or `IFNE` (false), and the value compared.
+    let mut condition: Option<(bool, &[u8])> = None;
     let mut i = 3;
     while i < c.args.len() {
         let a = c.args[i];
@@ -59,35 +69,59 @@ fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
             get = true;
         } else if is(a, "KEEPTTL") {
             keep_ttl = true;
-        } else if is(a, "EXAT") || is(a, "PXAT") {
+        } else if (is(a, "IFEQ") || is(a, "IFNE")) && condition.is_none() {
             i += 1;
-            let n = int(c.arg(i)?)?;
-            let unit = if is(a, "EXAT") { 1000 } else { 1 };
-            if n <= 0 {
-                return Err("invalid expire time in 'set' command".into());
-            }
-            expire = Some(n.checked_mul(unit).ok_or("invalid expire time in 'set' command")?);
-        } else if is(a, "EX") || is(a, "PX") {
-            return Err("a relative expiry: servers log SET with PXAT".into());
+            condition = Some((is(a, "IFEQ"), c.arg(i)?));
+        } else if is(a, "IFDEQ") || is(a, "IFDNE") {
+            return Err("a digest condition: the model does not compute the servers' value digests".into());
+        } else if let Some(at) = expire_at(a, c.args.get(i + 1).copied(), "set") {
+            expire = Some(at?);
+            i += 1;
         } else {
             return Err("syntax error".into());
         }
         i += 1;
     }
-    if (nx && xx) || (keep_ttl && expire.is_some()) {
+    if (nx && xx) || ((nx || xx) && condition.is_some()) || (keep_ttl && expire.is_some()) {
         return Err("syntax error".into());
     }
     // Plain overwrites, the common case, need no look at the key first.
-    let existing = if nx || xx || get || keep_ttl { ks.get(c.db, key) } else { None };
-    if get && existing.is_some_and(|s| s.val.kind() != Kind::String) {
+    let existing = if nx || xx || get || keep_ttl || condition.is_some() { ks.get(c.db, key) } else { None };
+    if (get || condition.is_some()) && existing.is_some_and(|s| s.val.kind() != Kind::String) {
         return Err(wrong_type());
     }
-    if (nx && existing.is_some()) || (xx && existing.is_none()) {
+    let blocked = match condition {
+        Some((equal, v)) => (get_str(ks, c, key)? == Some(v)) != equal,
+        None => (nx && existing.is_some()) || (xx && existing.is_none()),
+    };
+    if blocked {
         return Ok(());
     }
     let ttl = if keep_ttl { existing.and_then(Slot::expire_ms) } else { expire };
     ks.put(c, key, Val::Str(value.into()), ttl);
     Ok(())
+}
+
+/// The absolute expiry, Unix ms, of an expiry option `opt` of `command` with its `value`
+/// (`EXAT s`, `PXAT ms`); relative ones (`EX`, `PX`) are refused: servers log them as `PXAT`.
+/// `None` when `opt` is no expiry option.
+fn expire_at(opt: &[u8], value: Option<&[u8]>, command: &str) -> Option<Result<i64, Reject>> {
+    let unit = match opt {
+        o if is(o, "EXAT") => 1000,
+        o if is(o, "PXAT") => 1,
+        o if is(o, "EX") || is(o, "PX") => {
+            return Some(Err(format!("a relative expiry: servers log {command} with PXAT")));
+        }
+        _ => return None,
+    };
+    let invalid = || format!("invalid expire time in '{command}' command");
+    Some(value.ok_or("syntax error".to_string()).and_then(|v| {
+        let n = int(v)?;
+        if n <= 0 {
+            return Err(invalid());
+        }
+        n.checked_mul(unit).ok_or_else(invalid)
+    }))
 }
 
 fn setnx(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
@@ -108,6 +142,47 @@ fn mset(ks: &mut Keyspace, c: &Call<'_>, nx: bool) -> Result<(), Reject> {
     }
     for p in pairs {
         ks.put(c, p[0], Val::Str(p[1].into()), None);
+    }
+    Ok(())
+}
+
+/// `MSETEX numkeys key value… [NX|XX] [EXAT s|PXAT ms|KEEPTTL]` (Valkey 9.1, Redis 8.4):
+/// with `NX` nothing is set if any key exists, with `XX` unless all do; values of any type are
+/// replaced. Relative expiries are refused (servers log them as `PXAT`).
+fn msetex(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    c.at_least(4)?;
+    let n = int(c.args[1])?;
+    let n = usize::try_from(n).ok().filter(|n| *n >= 1).ok_or("invalid numkeys value or out of range")?;
+    let end = n.checked_mul(2).and_then(|m| m.checked_add(2)).filter(|end| *end <= c.args.len());
+    let end = end.ok_or("syntax error")?;
+    let pairs = &c.args[2..end];
+    let (mut nx, mut xx, mut keep_ttl, mut expire) = (false, false, false, None);
+    let mut i = end;
+    while let Some(&a) = c.args.get(i) {
+        if is(a, "NX") {
+            nx = true;
+        } else if is(a, "XX") {
+            xx = true;
+        } else if is(a, "KEEPTTL") {
+            keep_ttl = true;
+        } else if let Some(at) = expire_at(a, c.args.get(i + 1).copied(), "msetex") {
+            expire = Some(at?);
+            i += 1;
+        } else {
+            return Err("syntax error".into());
+        }
+        i += 1;
+    }
+    if (nx && xx) || (keep_ttl && expire.is_some()) {
+        return Err("syntax error".into());
+    }
+    let exists = |k: &&[u8]| ks.get(c.db, k).is_some();
+    if (nx && pairs.iter().step_by(2).any(exists)) || (xx && !pairs.iter().step_by(2).all(exists)) {
+        return Ok(());
+    }
+    for p in pairs.chunks(2) {
+        let ttl = if keep_ttl { ks.get(c.db, p[0]).and_then(Slot::expire_ms) } else { expire };
+        ks.put(c, p[0], Val::Str(p[1].into()), ttl);
     }
     Ok(())
 }
@@ -225,37 +300,101 @@ fn setbit(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     Ok(())
 }
 
-/// `BITOP AND|OR|XOR|NOT dest key…`: the result is as long as the longest source (missing
-/// keys count as empty, shorter ones are padded with zeros); an empty result deletes `dest`.
+/// How `BITOP` combines its sources.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BitOp {
+    And,
+    Or,
+    Xor,
+    Not,
+    /// Bits of the first source in none of the others (Redis 8.2).
+    Diff,
+    /// Bits in some other source but not in the first (Redis 8.2).
+    Diff1,
+    /// Bits of the first source also in some other (Redis 8.2).
+    AndOr,
+    /// Bits in exactly one source (Redis 8.2).
+    One,
+}
+
+impl BitOp {
+    fn parse(arg: &[u8]) -> Result<BitOp, Reject> {
+        let ops = [
+            ("AND", BitOp::And),
+            ("OR", BitOp::Or),
+            ("XOR", BitOp::Xor),
+            ("NOT", BitOp::Not),
+            ("DIFF", BitOp::Diff),
+            ("DIFF1", BitOp::Diff1),
+            ("ANDOR", BitOp::AndOr),
+            ("ONE", BitOp::One),
+        ];
+        ops.iter().find(|(name, _)| is(arg, name)).map(|(_, op)| *op).ok_or_else(|| "syntax error".into())
+    }
+
+    /// The result byte from the first source's byte and the other sources' bytes.
+    fn combine(self, first: u8, others: impl Iterator<Item = u8>) -> u8 {
+        match self {
+            BitOp::And => others.fold(first, |a, b| a & b),
+            BitOp::Or => others.fold(first, |a, b| a | b),
+            BitOp::Xor => others.fold(first, |a, b| a ^ b),
+            BitOp::Not => !first,
+            BitOp::Diff => first & !others.fold(0, |a, b| a | b),
+            BitOp::Diff1 => !first & others.fold(0, |a, b| a | b),
+            BitOp::AndOr => first & others.fold(0, |a, b| a | b),
+            BitOp::One => {
+                // Bits seen an odd number of times, less those seen more than once.
+                let (odd, many) = others.fold((first, 0), |(odd, many), b| (odd ^ b, many | (odd & b)));
+                odd & !many
+            }
+        }
+    }
+}
+
+/// `BITOP op dest key…`: the result is as long as the longest source (missing keys count as
+/// empty, shorter ones are padded with zeros); an empty result deletes `dest`. `NOT` takes one
+/// source, `DIFF`, `DIFF1` and `ANDOR` two or more.
 fn bitop(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     c.at_least(4)?;
-    let (op, dest) = (c.args[1], c.args[2]);
+    let (op, dest) = (BitOp::parse(c.args[1])?, c.args[2]);
     let sources: Vec<&[u8]> = c.args[3..]
         .iter()
         .map(|k| get_str(ks, c, k).map(Option::unwrap_or_default))
         .collect::<Result<_, _>>()?;
+    if op == BitOp::Not && sources.len() != 1 {
+        return Err("BITOP NOT must be called with a single source key".into());
+    }
+    if matches!(op, BitOp::Diff | BitOp::Diff1 | BitOp::AndOr) && sources.len() < 2 {
+        return Err("BITOP DIFF, DIFF1 and ANDOR must be called with at least two source keys".into());
+    }
     let len = sources.iter().map(|s| s.len()).max().unwrap_or(0);
     let byte = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
-    let result: Vec<u8> = if is(op, "NOT") {
-        if sources.len() != 1 {
-            return Err("BITOP NOT must be called with a single source key".into());
-        }
-        sources[0].iter().map(|b| !b).collect()
-    } else {
-        let fold: fn(u8, u8) -> u8 = match op {
-            o if is(o, "AND") => |a, b| a & b,
-            o if is(o, "OR") => |a, b| a | b,
-            o if is(o, "XOR") => |a, b| a ^ b,
-            _ => return Err("syntax error: BITOP takes AND, OR, XOR or NOT".into()),
-        };
-        (0..len)
-            .map(|i| sources[1..].iter().fold(byte(sources[0], i), |acc, s| fold(acc, byte(s, i))))
-            .collect()
-    };
+    let result: Vec<u8> =
+        (0..len).map(|i| op.combine(byte(sources[0], i), sources[1..].iter().map(|s| byte(s, i)))).collect();
     if result.is_empty() {
         ks.remove(c.db, dest);
     } else {
         ks.put(c, dest, Val::Str(result.into()), None);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_operations_combine_as_defined() {
+        let (a, rest) = (0b1111_0000, [0b1100_1100, 0b1010_1010]);
+        let run = |op| BitOp::combine(op, a, rest.into_iter());
+        assert_eq!(run(BitOp::And), 0b1000_0000);
+        assert_eq!(run(BitOp::Or), 0b1111_1110);
+        assert_eq!(run(BitOp::Xor), 0b1001_0110);
+        assert_eq!(BitOp::Not.combine(a, std::iter::empty()), 0b0000_1111);
+        assert_eq!(run(BitOp::Diff), 0b0001_0000);
+        assert_eq!(run(BitOp::Diff1), 0b0000_1110);
+        assert_eq!(run(BitOp::AndOr), 0b1110_0000);
+        assert_eq!(run(BitOp::One), 0b0001_0110);
+        assert_eq!(BitOp::One.combine(0b1010, [0b1010, 0b1010].into_iter()), 0);
+    }
 }

@@ -1,7 +1,6 @@
 //! Sorted-set commands: adds and increments with their options, removals (by member, rank,
-//! score and lex range), pops, the stored unions, intersections, differences and ranges, and
-//! `GEOADD` (which servers log as the `ZADD` it becomes). Blocking pops and `ZMPOP` are logged
-//! as `ZPOPMIN`/`ZPOPMAX` with a count.
+//! score and lex range), pops, and the stored unions, intersections, differences and ranges.
+//! Blocking pops and `ZMPOP` are logged as `ZPOPMIN`/`ZPOPMAX` with a count.
 
 use std::cmp::Ordering;
 
@@ -30,7 +29,6 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "ZINTERSTORE" => |ks, c| combine(ks, c, Op::Inter),
         "ZDIFFSTORE" => |ks, c| combine(ks, c, Op::Diff),
         "ZRANGESTORE" => zrangestore,
-        "GEOADD" => geoadd,
         "BZPOPMIN" | "BZPOPMAX" | "ZMPOP" | "BZMPOP" => {
             |_, _| Err("servers log this pop as the ZPOPMIN or ZPOPMAX it performed".into())
         }
@@ -72,7 +70,7 @@ fn as_stored(score: f64, listpack: bool) -> f64 {
 }
 
 /// Stores `result` at `dst` (without expiry), or deletes `dst` when it is empty.
-fn store(ks: &mut Keyspace, c: &Call<'_>, dst: &[u8], mut result: ZSet) {
+pub(super) fn store(ks: &mut Keyspace, c: &Call<'_>, dst: &[u8], mut result: ZSet) {
     if listpack_sized(&result, 0) {
         let zeros: Vec<Vec<u8>> = result.iter().filter(|(_, s)| *s == 0.0).map(|(m, _)| m.to_vec()).collect();
         for m in zeros {
@@ -89,7 +87,7 @@ fn store(ks: &mut Keyspace, c: &Call<'_>, dst: &[u8], mut result: ZSet) {
 /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member…`, and `ZINCRBY key increment member`
 /// (parsed the same way, options included, as servers do). Setting a score equal to the
 /// current one (`-0` for `0`) leaves it as it is; an increment giving NaN is an error.
-fn zadd(ks: &mut Keyspace, c: &Call<'_>, mut incr: bool) -> Result<(), Reject> {
+pub(super) fn zadd(ks: &mut Keyspace, c: &Call<'_>, mut incr: bool) -> Result<(), Reject> {
     let key = c.arg(1)?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     let mut first = 2;
@@ -506,61 +504,4 @@ fn combine(ks: &mut Keyspace, c: &Call<'_>, op: Op) -> Result<(), Reject> {
     }
     store(ks, c, dst, result);
     Ok(())
-}
-
-/// Longitudes servers accept.
-const LONGITUDE: (f64, f64) = (-180.0, 180.0);
-/// Latitudes servers accept (the Web Mercator limits).
-const LATITUDE: (f64, f64) = (-85.05112878, 85.05112878);
-/// Bits of each coordinate in a geohash score.
-const GEO_STEP: u32 = 26;
-
-/// The 52-bit geohash score of a position: each coordinate as a 26-bit fraction of its range
-/// (truncated), latitude bits at even positions, longitude bits at odd ones.
-fn geohash(longitude: f64, latitude: f64) -> u64 {
-    let cells = f64::from(1u32 << GEO_STEP);
-    let fixed = |v: f64, (lo, hi): (f64, f64)| ((v - lo) / (hi - lo) * cells) as u32;
-    let spread = |x: u32| (0..32).fold(0u64, |acc, bit| acc | (u64::from(x >> bit & 1) << (2 * bit)));
-    spread(fixed(latitude, LATITUDE)) | spread(fixed(longitude, LONGITUDE)) << 1
-}
-
-/// `GEOADD key [NX|XX] [CH] longitude latitude member…`: a `ZADD` of geohash scores.
-fn geoadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
-    let key = c.arg(1)?;
-    let mut first = 2;
-    while c.args.get(first).is_some_and(|o| is(o, "NX") || is(o, "XX") || is(o, "CH")) {
-        first += 1;
-    }
-    let triples = &c.args[first..];
-    if !triples.len().is_multiple_of(3) {
-        return Err("syntax error".into());
-    }
-    let mut scores = Vec::with_capacity(triples.len() / 3);
-    for t in triples.chunks(3) {
-        let (longitude, latitude) = (double(t[0])?, double(t[1])?);
-        if !(LONGITUDE.0..=LONGITUDE.1).contains(&longitude) || !(LATITUDE.0..=LATITUDE.1).contains(&latitude)
-        {
-            return Err(format!("invalid longitude,latitude pair {longitude},{latitude}"));
-        }
-        scores.push(itoa::Buffer::new().format(geohash(longitude, latitude)).as_bytes().to_vec());
-    }
-    let mut args: Vec<&[u8]> = vec![b"ZADD", key];
-    args.extend_from_slice(&c.args[2..first]);
-    for (score, t) in scores.iter().zip(triples.chunks(3)) {
-        args.extend([score.as_slice(), t[2]]);
-    }
-    zadd(ks, &Call { args: &args, db: c.db, stamp: c.stamp }, false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn geohash_scores_match_the_servers() {
-        // Scores Redis gives for GEOADD of these positions.
-        assert_eq!(geohash(13.361389, 38.115556), 3_479_099_956_230_698);
-        assert_eq!(geohash(15.087269, 37.502669), 3_479_447_370_796_909);
-        assert_eq!(geohash(-180.0, -85.05112878), 0);
-    }
 }
