@@ -169,12 +169,16 @@ impl<'a> Applier<'a> {
 
 /// Access for command handlers.
 impl Keyspace {
-    /// The value of `key` for writing, created as `empty` (whose kind it must have) when
-    /// missing.
-    pub(super) fn or_insert(&mut self, call: &Call<'_>, key: &[u8], empty: Val) -> Result<&mut Val, Reject> {
-        let kind = empty.kind();
+    /// The value of `key` for writing, created by `empty` (a value of `kind`) when missing.
+    pub(super) fn or_insert(
+        &mut self,
+        call: &Call<'_>,
+        key: &[u8],
+        kind: Kind,
+        empty: impl FnOnce() -> Val,
+    ) -> Result<&mut Val, Reject> {
         let db = self.db_mut(call.db);
-        let slot = db.get_or_insert_with(key, || Slot::new(empty, None, call.stamp));
+        let slot = db.get_or_insert_with(key, || Slot::new(empty(), None, call.stamp));
         if slot.val.kind() != kind {
             return Err(wrong_type());
         }

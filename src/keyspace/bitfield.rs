@@ -144,7 +144,9 @@ fn bitfield(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Err(wrong_type());
     }
     let Some(highest) = highest else { return Ok(()) };
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Kind::String, || Val::Str(SmallBytes::new()))? else {
+        return Err(wrong_type());
+    };
     let s = s.make_mut();
     let len = (highest >> 3) as usize + 1;
     if s.len() < len {

@@ -52,7 +52,7 @@ fn get_hash<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k
 
 /// The hash at `key` for writing, created empty when missing.
 fn hash_or_insert<'k>(ks: &'k mut Keyspace, c: &Call<'_>, key: &[u8]) -> Result<&'k mut Fields, Reject> {
-    match ks.or_insert(c, key, Val::Hash(Box::default()))? {
+    match ks.or_insert(c, key, Kind::Hash, || Val::Hash(Box::default()))? {
         Val::Hash(h) => Ok(h),
         _ => Err(wrong_type()),
     }

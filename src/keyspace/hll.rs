@@ -16,6 +16,7 @@
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, is};
 use super::{Keyspace, SmallBytes, Val};
+use crate::rdb::Kind;
 
 /// Registers: the low 14 bits of an element's hash pick one.
 const REGISTERS: usize = 1 << 14;
@@ -393,7 +394,9 @@ fn pfadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 
 /// Writes `s` to `key`, keeping an existing key's expiry.
 fn store(ks: &mut Keyspace, c: &Call<'_>, key: &[u8], s: Vec<u8>) -> Result<(), Reject> {
-    let Val::Str(v) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let Val::Str(v) = ks.or_insert(c, key, Kind::String, || Val::Str(SmallBytes::new()))? else {
+        return Err(wrong_type());
+    };
     *v = SmallBytes::from(s);
     Ok(())
 }

@@ -89,7 +89,7 @@ fn push(ks: &mut Keyspace, c: &Call<'_>, end: End, create: bool) -> Result<(), R
     c.at_least(3)?;
     let key = c.args[1];
     let list = if create {
-        Some(as_list(ks.or_insert(c, key, Val::List(Box::default()))?)?)
+        Some(as_list(ks.or_insert(c, key, Kind::List, || Val::List(Box::default()))?)?)
     } else {
         list_mut(ks, c, key)?
     };
@@ -132,7 +132,7 @@ fn move_element(ks: &mut Keyspace, c: &Call<'_>, from: End, to: End) -> Result<(
         return Err(wrong_type());
     }
     let Some(element) = list_mut(ks, c, src)?.and_then(|l| from.pop(l)) else { return Ok(()) };
-    to.push(as_list(ks.or_insert(c, dst, Val::List(Box::default()))?)?, &element);
+    to.push(as_list(ks.or_insert(c, dst, Kind::List, || Val::List(Box::default()))?)?, &element);
     ks.drop_if_empty(c.db, src);
     Ok(())
 }

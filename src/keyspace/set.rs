@@ -53,7 +53,7 @@ fn read<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k Set
 
 fn sadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     c.at_least(3)?;
-    let set = as_set(ks.or_insert(c, c.args[1], Val::Set(Box::default()))?)?;
+    let set = as_set(ks.or_insert(c, c.args[1], Kind::Set, || Val::Set(Box::default()))?)?;
     set.extend(c.args[2..].iter().map(|m| SmallBytes::from(*m)));
     Ok(())
 }
@@ -83,7 +83,7 @@ fn smove(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         from.remove(member);
     }
     ks.drop_if_empty(c.db, src);
-    as_set(ks.or_insert(c, dst, Val::Set(Box::default()))?)?.insert(member.into());
+    as_set(ks.or_insert(c, dst, Kind::Set, || Val::Set(Box::default()))?)?.insert(member.into());
     Ok(())
 }
 

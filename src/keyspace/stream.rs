@@ -122,7 +122,7 @@ fn stream_or_insert<'k>(
     c: &Call<'_>,
     key: &[u8],
 ) -> Result<&'k mut Stream<'static>, Reject> {
-    match ks.or_insert(c, key, empty_stream())? {
+    match ks.or_insert(c, key, Kind::Stream, empty_stream)? {
         Val::Stream(s) => Ok(s),
         _ => Err(wrong_type()),
     }

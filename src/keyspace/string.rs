@@ -221,7 +221,9 @@ fn append(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if (len + tail.len()) as u64 > MAX_STRING {
         return Err("string exceeds maximum allowed size".into());
     }
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Kind::String, || Val::Str(SmallBytes::new()))? else {
+        return Err(wrong_type());
+    };
     s.make_mut().extend_from_slice(tail);
     Ok(())
 }
@@ -237,7 +239,9 @@ fn setrange(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if offset + value.len() as u64 > MAX_STRING {
         return Err("string exceeds maximum allowed size".into());
     }
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Kind::String, || Val::Str(SmallBytes::new()))? else {
+        return Err(wrong_type());
+    };
     let s = s.make_mut();
     let end = offset as usize + value.len();
     if s.len() < end {
@@ -269,7 +273,9 @@ fn apply_increment(ks: &mut Keyspace, c: &Call<'_>, by: i64) -> Result<(), Rejec
         Some(s) => int(s).map_err(|_| "value is not an integer or out of range")?,
     };
     let next = current.checked_add(by).ok_or("increment or decrement would overflow")?;
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Kind::String, || Val::Str(SmallBytes::new()))? else {
+        return Err(wrong_type());
+    };
     *s = SmallBytes::from(itoa::Buffer::new().format(next).as_bytes());
     Ok(())
 }
@@ -285,7 +291,9 @@ fn setbit(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         _ => return Err("bit is not an integer or out of range".into()),
     };
     get_str(ks, c, key)?;
-    let Val::Str(s) = ks.or_insert(c, key, Val::Str(SmallBytes::new()))? else { return Err(wrong_type()) };
+    let Val::Str(s) = ks.or_insert(c, key, Kind::String, || Val::Str(SmallBytes::new()))? else {
+        return Err(wrong_type());
+    };
     let s = s.make_mut();
     let byte = (offset / 8) as usize;
     if s.len() <= byte {

@@ -117,7 +117,7 @@ pub(super) fn zadd(ks: &mut Keyspace, c: &Call<'_>, mut incr: bool) -> Result<()
     if xx && ks.get(c.db, key).is_none() {
         return Ok(());
     }
-    let z = as_zset(ks.or_insert(c, key, Val::ZSet(Box::default()))?)?;
+    let z = as_zset(ks.or_insert(c, key, Kind::ZSet, || Val::ZSet(Box::default()))?)?;
     let mut listpack = listpack_sized(z, 0) && scores.len() <= LISTPACK_ENTRIES;
     for (score, member) in scores.into_iter().zip(pairs.iter().skip(1).step_by(2)) {
         let Some(current) = z.score(member) else {
