@@ -30,6 +30,20 @@ impl Call<'_> {
         if self.args.len() < min { Err("wrong number of arguments".into()) } else { Ok(()) }
     }
 
+    /// The optional `count` after the key of a pop (`LPOP key [count]`, `ZPOPMIN key
+    /// [count]`): 1 when absent.
+    pub fn pop_count(&self) -> Result<usize, Reject> {
+        if self.args.len() > 3 {
+            return Err("syntax error".into());
+        }
+        match self.args.get(2) {
+            None => Ok(1),
+            Some(n) => super::args::uint(n, i64::MAX as u64)
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                .map_err(|_| "value is out of range, must be positive".into()),
+        }
+    }
+
     /// Requires exactly `n` arguments, the name included.
     pub fn exactly(&self, n: usize) -> Result<(), Reject> {
         if self.args.len() != n { Err("wrong number of arguments".into()) } else { Ok(()) }

@@ -37,6 +37,13 @@ pub struct Db {
     free: Vec<u32>,
 }
 
+/// The entry at `at` of a slab, if it is live. (A function of the chunks alone, so that it can
+/// be used while the index is borrowed.)
+fn entry_in(chunks: &[Vec<Option<Entry>>], at: u32) -> Option<&Entry> {
+    let at = at as usize;
+    chunks.get(at / CHUNK)?.get(at % CHUNK)?.as_ref()
+}
+
 /// The 32 hash bits kept per key.
 fn hash32(key: &[u8]) -> u32 {
     let h = rustc_hash::FxBuildHasher.hash_one(key);
@@ -66,8 +73,7 @@ impl Db {
     }
 
     fn entry(&self, at: u32) -> Option<&Entry> {
-        let at = at as usize;
-        self.chunks.get(at / CHUNK)?.get(at % CHUNK)?.as_ref()
+        entry_in(&self.chunks, at)
     }
 
     fn entry_mut(&mut self, at: u32) -> Option<&mut Entry> {
@@ -121,12 +127,7 @@ impl Db {
         let hash = hash32(key);
         let chunks = &self.chunks;
         let found = self.index.find_entry(spread(hash), |b| {
-            b.hash == hash
-                && chunks
-                    .get(b.entry as usize / CHUNK)
-                    .and_then(|c| c.get(b.entry as usize % CHUNK))
-                    .and_then(Option::as_ref)
-                    .is_some_and(|e| e.key.as_slice() == key)
+            b.hash == hash && entry_in(chunks, b.entry).is_some_and(|e| e.key.as_slice() == key)
         });
         let (bucket, _) = found.ok()?.remove();
         let at = bucket.entry as usize;

@@ -3,7 +3,7 @@
 //! they performed.
 
 use super::apply::{Call, Handler, wrong_type};
-use super::args::{Reject, index_range, int, is, uint};
+use super::args::{Reject, index_range, int, is};
 use super::{Keyspace, PackedList, Val};
 use crate::rdb::Kind;
 
@@ -102,15 +102,9 @@ fn push(ks: &mut Keyspace, c: &Call<'_>, end: End, create: bool) -> Result<(), R
 /// `LPOP`/`RPOP key [count]`: a count larger than the list pops all of it.
 fn pop(ks: &mut Keyspace, c: &Call<'_>, end: End) -> Result<(), Reject> {
     let key = c.arg(1)?;
-    if c.args.len() > 3 {
-        return Err("syntax error".into());
-    }
-    let count = match c.args.get(2) {
-        None => 1,
-        Some(n) => uint(n, i64::MAX as u64).map_err(|_| "value is out of range, must be positive")?,
-    };
+    let count = c.pop_count()?;
     if let Some(list) = list_mut(ks, c, key)? {
-        let n = list.len().min(usize::try_from(count).unwrap_or(usize::MAX));
+        let n = list.len().min(count);
         match end {
             End::Head => list.remove_front(n),
             End::Tail => list.truncate(list.len() - n),

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use rustc_hash::FxHashMap;
 
 use super::apply::{Call, Handler, wrong_type};
-use super::args::{Reject, double, index_range, int, is, strtod, uint};
+use super::args::{Reject, double, index_range, int, is, strtod};
 use super::{Keyspace, Val, ZSet};
 use crate::rdb::Kind;
 
@@ -156,15 +156,8 @@ fn zrem(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 /// `ZPOPMIN`/`ZPOPMAX key [count]`.
 fn pop(ks: &mut Keyspace, c: &Call<'_>, max: bool) -> Result<(), Reject> {
     let key = c.arg(1)?;
-    if c.args.len() > 3 {
-        return Err("syntax error".into());
-    }
-    let count = match c.args.get(2) {
-        None => 1,
-        Some(n) => uint(n, i64::MAX as u64).map_err(|_| "value is out of range, must be positive")?,
-    };
+    let n = c.pop_count()?;
     if let Some(z) = zset_mut(ks, c, key)? {
-        let n = usize::try_from(count).unwrap_or(usize::MAX);
         let popped: Vec<Vec<u8>> = if max {
             z.iter().rev().take(n).map(|(m, _)| m.to_vec()).collect()
         } else {
