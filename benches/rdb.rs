@@ -29,18 +29,7 @@ static INPUT: LazyLock<BenchInput> = LazyLock::new(BenchInput::load);
 static KEYS: LazyLock<u64> = LazyLock::new(|| common::count_keys(INPUT.bytes()));
 
 fn main() {
-    if std::env::var_os("AOFTOOL_BENCH_RDB").is_some() {
-        // A whole large file per iteration: a few samples of one pass each, unless told.
-        // SAFETY: single-threaded here, before divan reads its options.
-        unsafe {
-            if std::env::var_os("DIVAN_SAMPLE_COUNT").is_none() {
-                std::env::set_var("DIVAN_SAMPLE_COUNT", "3");
-            }
-            if std::env::var_os("DIVAN_SAMPLE_SIZE").is_none() {
-                std::env::set_var("DIVAN_SAMPLE_SIZE", "1");
-            }
-        }
-    }
+    common::few_samples_for_a_given_file();
     eprintln!("input: {}, {} keys", INPUT.describe(), *KEYS);
     divan::main();
 }

@@ -98,3 +98,17 @@ pub fn count_keys(data: &[u8]) -> u64 {
     }
     keys
 }
+
+/// With a file given (`AOFTOOL_BENCH_RDB`), a whole large file per iteration: a few samples of
+/// one pass each, unless divan is told otherwise. Call first thing in `main`.
+pub fn few_samples_for_a_given_file() {
+    if std::env::var_os("AOFTOOL_BENCH_RDB").is_none() {
+        return;
+    }
+    for (name, value) in [("DIVAN_SAMPLE_COUNT", "3"), ("DIVAN_SAMPLE_SIZE", "1")] {
+        if std::env::var_os(name).is_none() {
+            // SAFETY: called first thing in `main`, single-threaded, before divan reads it.
+            unsafe { std::env::set_var(name, value) };
+        }
+    }
+}
