@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod dataset;
 pub mod emit;
 pub mod error;
+pub mod file_sink;
 pub mod filter;
 pub mod glob;
 pub mod input;

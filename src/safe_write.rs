@@ -9,6 +9,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::file_sink::FileSink;
+
 /// The identity of a file's content as seen when it was read: size and modification time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -39,14 +41,11 @@ pub fn replace(
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<Option<PathBuf>> {
     let dir = parent(path);
-    let mut tmp = tempfile::Builder::new().prefix(".aoftool-").suffix(".tmp").tempfile_in(dir)?;
+    let tmp = tempfile::Builder::new().prefix(".aoftool-").suffix(".tmp").tempfile_in(dir)?;
     keep_access(path, tmp.as_file())?;
-    {
-        let mut out = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        write(&mut out)?;
-        out.flush()?;
-    }
-    tmp.as_file().sync_all()?;
+    let mut out = FileSink::new(tmp.reopen()?)?;
+    write(&mut out)?;
+    out.finish()?;
     if Snapshot::of(path)? != seen {
         return Err(io::Error::other(format!(
             "{} changed while it was being repaired (is a server still writing it?); left untouched",

@@ -5,18 +5,21 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use aoftool::file_sink::FileSink;
 use tempfile::NamedTempFile;
 
-/// Output buffer size. Rendered batches are usually larger and then bypass the buffer, so that
-/// output is not copied a second time; small writes (headers, reports) are still gathered.
+/// Standard output's buffer size. Rendered batches are usually larger and then bypass the
+/// buffer, so that output is not copied a second time; small writes (headers, reports) are
+/// still gathered.
 const BUFFER: usize = 1 << 20;
 
 /// A destination that becomes visible only when complete.
 pub enum Output {
     /// Standard output.
     Stdout(BufWriter<io::Stdout>),
-    /// A temporary file next to `path`, renamed over it by [`Output::finish`].
-    File { writer: BufWriter<NamedTempFile>, path: PathBuf },
+    /// A temporary file next to `path`, written through a [`FileSink`] and renamed over `path`
+    /// by [`Output::finish`].
+    File { sink: FileSink, tmp: NamedTempFile, path: PathBuf },
 }
 
 impl Output {
@@ -29,7 +32,8 @@ impl Output {
                 let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 let tmp =
                     new_file_in(dir).with_context(|| format!("creating a file in {}", dir.display()))?;
-                Ok(Output::File { writer: BufWriter::with_capacity(BUFFER, tmp), path: p.to_path_buf() })
+                let sink = FileSink::new(tmp.reopen()?)?;
+                Ok(Output::File { sink, tmp, path: p.to_path_buf() })
             }
         }
     }
@@ -38,9 +42,8 @@ impl Output {
     pub fn finish(self) -> anyhow::Result<()> {
         match self {
             Output::Stdout(mut w) => Ok(w.flush()?),
-            Output::File { writer, path } => {
-                let tmp = writer.into_inner().map_err(|e| e.into_error())?;
-                tmp.as_file().sync_all()?;
+            Output::File { sink, tmp, path } => {
+                sink.finish()?;
                 tmp.persist(&path).with_context(|| format!("renaming output into {}", path.display()))?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     File::open(dir)?.sync_all()?;
@@ -55,21 +58,21 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(w) => w.write(buf),
-            Output::File { writer, .. } => writer.write(buf),
+            Output::File { sink, .. } => sink.write(buf),
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.write_all(buf),
-            Output::File { writer, .. } => writer.write_all(buf),
+            Output::File { sink, .. } => sink.write_all(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush(),
-            Output::File { writer, .. } => writer.flush(),
+            Output::File { sink, .. } => sink.flush(),
         }
     }
 }

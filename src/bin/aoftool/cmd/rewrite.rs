@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use aoftool::emit::RespWriter;
+use aoftool::file_sink::FileSink;
 use aoftool::keyspace::{Applier, Keyspace};
 use aoftool::rdb::Reader;
 use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
@@ -151,11 +152,9 @@ fn write_multipart(
     let base = format!("{}.1.base.rdb", args.aof_name);
     let incr = format!("{}.1.incr.aof", args.aof_name);
     let manifest = format!("{}.manifest", args.aof_name);
-    let base_file = std::fs::File::create(tmp.path().join(&base))?;
-    let mut writer = std::io::BufWriter::new(&base_file);
-    let written = write_rdb(keyspace, values, options, drop_expired, &mut writer)?;
-    drop(writer);
-    base_file.sync_all()?;
+    let mut base_file = FileSink::new(std::fs::File::create(tmp.path().join(&base))?)?;
+    let written = write_rdb(keyspace, values, options, drop_expired, &mut base_file)?;
+    base_file.finish()?;
     std::fs::File::create(tmp.path().join(&incr))?.sync_all()?;
     let manifest_bytes = multipart_manifest(&base, &incr);
     std::fs::write(tmp.path().join(&manifest), &manifest_bytes)?;
