@@ -261,3 +261,20 @@ fn an_unknown_command_stops_with_its_name_and_offset() {
     assert_eq!(e.offset(), 27);
     assert!(e.to_string().contains("EVAL"), "{e}");
 }
+
+#[test]
+fn command_names_are_matched_in_any_case_every_time() {
+    let aof = b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$4\r\nIncr\r\n$1\r\nn\r\n\
+                *2\r\n$4\r\nIncr\r\n$1\r\nn\r\n*3\r\n$6\r\nAPPEND\r\n$1\r\nk\r\n$1\r\nw\r\n\
+                *2\r\n$4\r\neval\r\n$1\r\nx\r\n";
+    let mut applier = Applier::new(Keyspace::new(), 0);
+    let e = applier.load_file(aof, 0, &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("EVAL") && e.to_string().contains("does not know"), "{e}");
+    let keyspace = applier.finish();
+    let string = |key: &[u8]| match keyspace.get(0, key).map(|slot| slot.val.to_value()) {
+        Some(aoftool::rdb::Value::String(s)) => s.to_vec(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(string(b"k"), b"vw");
+    assert_eq!(string(b"n"), b"2");
+}

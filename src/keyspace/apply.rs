@@ -8,6 +8,7 @@ use super::{
 use crate::aof::reader::CommandRecord;
 use crate::error::{Error, ErrorKind, Result};
 use crate::rdb::Kind;
+use rustc_hash::FxHashMap;
 
 /// One command being applied.
 pub(super) struct Call<'c> {
@@ -80,12 +81,15 @@ pub struct Applier<'a> {
     source: u32,
     transaction: Vec<CommandRecord<'a>>,
     applied: u64,
+    /// Handlers by command name as logged (any case): looking a name up in every module's
+    /// table, upper-cased, for each of millions of commands showed in profiles.
+    handlers: FxHashMap<Box<[u8]>, Handler>,
 }
 
 impl<'a> Applier<'a> {
     /// Applies commands to `keyspace`; they come from input number `source`.
     pub fn new(keyspace: Keyspace, source: u32) -> Applier<'a> {
-        Applier { keyspace, source, transaction: Vec::new(), applied: 0 }
+        Applier { keyspace, source, transaction: Vec::new(), applied: 0, handlers: FxHashMap::default() }
     }
 
     /// The input further commands come from.
@@ -155,22 +159,20 @@ impl<'a> Applier<'a> {
 
     fn run(&mut self, record: &CommandRecord<'a>, args: &[&[u8]]) -> Result<()> {
         let cmd = &record.command;
-        let mut upper = [0u8; 32];
-        let name = match upper.get_mut(..cmd.name.len()) {
-            Some(buf) => {
-                buf.copy_from_slice(cmd.name);
-                buf.make_ascii_uppercase();
-                std::str::from_utf8(buf).unwrap_or("")
-            }
-            None => "",
-        };
         let call = Call { args, db: record.db, stamp: Stamp::new(record.timestamp, self.source) };
         let reject = |reason: String| {
             let command = String::from_utf8_lossy(cmd.name).to_ascii_uppercase();
             Error::new(ErrorKind::Command { command, reason }, cmd.offset)
         };
-        let Some(handler) = handler(name) else {
-            return Err(reject("the keyspace model does not know this command".into()));
+        let handler = match self.handlers.get(cmd.name) {
+            Some(&handler) => handler,
+            None => {
+                let Some(handler) = handler(&String::from_utf8_lossy(cmd.name).to_ascii_uppercase()) else {
+                    return Err(reject("the keyspace model does not know this command".into()));
+                };
+                self.handlers.insert(cmd.name.into(), handler);
+                handler
+            }
         };
         handler(&mut self.keyspace, &call).map_err(|reason| match call.args.get(1) {
             Some(key) => reject(format!("{reason} (first argument {})", show(key))),
