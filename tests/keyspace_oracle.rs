@@ -253,6 +253,54 @@ fn strings_and_keys_match_the_servers() {
     on_every_server(&commands);
 }
 
+/// Long runs of commands on one key each — applied on two threads, each to its hash half of
+/// the keyspace — between commands that need the whole keyspace.
+#[test]
+fn long_runs_of_single_key_commands_match_the_servers() {
+    let mut rng = XorShift::new(11);
+    let mut commands = Vec::new();
+    for block in 0..8 {
+        for _ in 0..400 {
+            let n = rng.below(300);
+            let key = |kind: &str| format!("{kind}{n}").into_bytes();
+            let v = value(&mut rng);
+            let c: Cmd = match rng.below(14) {
+                0 => vec![b"SET".to_vec(), key("s"), v],
+                1 => vec![b"INCRBY".to_vec(), key("n"), rng.below(100).to_string().into_bytes()],
+                2 => vec![b"APPEND".to_vec(), key("s"), v],
+                3 => vec![b"EXPIRE".to_vec(), key("s"), b"100000".to_vec()],
+                4 => vec![b"LPUSH".to_vec(), key("l"), v],
+                5 => vec![b"RPOP".to_vec(), key("l")],
+                6 => vec![b"SADD".to_vec(), key("set"), v],
+                7 => vec![b"SREM".to_vec(), key("set"), v],
+                8 => vec![b"ZADD".to_vec(), key("z"), rng.below(50).to_string().into_bytes(), v],
+                9 => vec![b"ZINCRBY".to_vec(), key("z"), b"1.5".to_vec(), v],
+                10 => vec![b"HSET".to_vec(), key("h"), v.clone(), v],
+                11 => vec![b"HINCRBY".to_vec(), key("h"), b"count".to_vec(), b"2".to_vec()],
+                12 => vec![b"PFADD".to_vec(), key("hll"), v],
+                _ => vec![b"DEL".to_vec(), key(["s", "l", "set", "z", "h"][rng.below(5) as usize])],
+            };
+            commands.push(c);
+        }
+        let (a, b) = (format!("s{}", rng.below(300)), format!("s{}", rng.below(300)));
+        match block % 4 {
+            0 => {
+                commands.push(cmd(&["SET", &a, "renamed"]));
+                commands.push(cmd(&["RENAME", &a, &b]));
+            }
+            1 => {
+                commands.push(cmd(&["MULTI"]));
+                commands.push(cmd(&["INCR", "n1"]));
+                commands.push(cmd(&["SADD", "set1", "in a transaction"]));
+                commands.push(cmd(&["EXEC"]));
+            }
+            2 => commands.push(cmd(&["SWAPDB", "0", "1"])),
+            _ => commands.push(cmd(&["SELECT", if block == 3 { "1" } else { "0" }])),
+        }
+    }
+    on_every_server(&commands);
+}
+
 #[test]
 fn an_unknown_command_stops_with_its_name_and_offset() {
     let aof = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$4\r\nEVAL\r\n$1\r\nx\r\n";

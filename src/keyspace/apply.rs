@@ -80,16 +80,81 @@ pub struct Applier<'a> {
     keyspace: Keyspace,
     source: u32,
     transaction: Vec<CommandRecord<'a>>,
-    applied: u64,
+    /// What applies commands, for each of the two threads that can apply at once.
+    runners: [Runner; 2],
+}
+
+/// Applies single commands: finds their handler and counts them.
+#[derive(Default)]
+pub(super) struct Runner {
     /// Handlers by command name as logged (any case): looking a name up in every module's
     /// table, upper-cased, for each of millions of commands showed in profiles.
     handlers: FxHashMap<Box<[u8]>, Handler>,
+    /// Commands applied.
+    applied: u64,
+}
+
+impl Runner {
+    /// Applies one command (outside a transaction) to `keyspace`, stamped with `source`.
+    pub(super) fn run(
+        &mut self,
+        keyspace: &mut Keyspace,
+        source: u32,
+        record: &CommandRecord<'_>,
+        args: &[&[u8]],
+    ) -> Result<()> {
+        let cmd = &record.command;
+        let call = Call { args, db: record.db, stamp: Stamp::new(record.timestamp, source) };
+        let reject = |reason: String| {
+            let command = String::from_utf8_lossy(cmd.name).to_ascii_uppercase();
+            Error::new(ErrorKind::Command { command, reason }, cmd.offset)
+        };
+        let handler = match self.handlers.get(cmd.name) {
+            Some(&handler) => handler,
+            None => {
+                let Some(handler) = handler(&String::from_utf8_lossy(cmd.name).to_ascii_uppercase()) else {
+                    return Err(reject("the keyspace model does not know this command".into()));
+                };
+                self.handlers.insert(cmd.name.into(), handler);
+                handler
+            }
+        };
+        handler(keyspace, &call).map_err(|reason| match call.args.get(1) {
+            Some(key) => reject(format!("{reason} (first argument {})", show(key))),
+            None => reject(reason),
+        })?;
+        self.applied += 1;
+        Ok(())
+    }
+}
+
+/// Whether a command (its name upper-cased, and its argument count with the name) changes
+/// nothing but the key its first argument names, in the database in effect: commands of
+/// these kinds on keys in different hash halves of the keyspace can be applied at once.
+/// Commands that may name more keys (`DEL a b`), read other keys, or touch more than one
+/// database or the functions are not listed.
+pub(super) fn first_key_only(name: &[u8], args: usize) -> bool {
+    let mut upper = [0u8; 16];
+    let Some(upper) = upper.get_mut(..name.len()) else { return false };
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    match &*upper {
+        b"DEL" | b"UNLINK" => args == 2,
+        b"SET" | b"SETNX" | b"SETEX" | b"PSETEX" | b"GETSET" | b"GETDEL" | b"GETEX" | b"APPEND"
+        | b"SETRANGE" | b"INCR" | b"DECR" | b"INCRBY" | b"DECRBY" | b"SETBIT" | b"PFADD" | b"EXPIRE"
+        | b"PEXPIRE" | b"EXPIREAT" | b"PEXPIREAT" | b"PERSIST" | b"LPUSH" | b"RPUSH" | b"LPUSHX"
+        | b"RPUSHX" | b"LPOP" | b"RPOP" | b"LREM" | b"LSET" | b"LTRIM" | b"LINSERT" | b"SADD" | b"SREM"
+        | b"ZADD" | b"ZINCRBY" | b"ZREM" | b"ZREMRANGEBYSCORE" | b"ZREMRANGEBYRANK" | b"ZREMRANGEBYLEX"
+        | b"ZPOPMIN" | b"ZPOPMAX" | b"GEOADD" | b"HSET" | b"HMSET" | b"HSETNX" | b"HDEL" | b"HINCRBY"
+        | b"XADD" | b"XDEL" | b"XTRIM" => args >= 2,
+        _ => false,
+    }
 }
 
 impl<'a> Applier<'a> {
     /// Applies commands to `keyspace`; they come from input number `source`.
     pub fn new(keyspace: Keyspace, source: u32) -> Applier<'a> {
-        Applier { keyspace, source, transaction: Vec::new(), applied: 0, handlers: FxHashMap::default() }
+        Applier { keyspace, source, transaction: Vec::new(), runners: Default::default() }
     }
 
     /// The input further commands come from.
@@ -99,7 +164,7 @@ impl<'a> Applier<'a> {
 
     /// Commands applied so far (transactions count their commands).
     pub fn applied(&self) -> u64 {
-        self.applied
+        self.runners.iter().map(|r| r.applied).sum()
     }
 
     /// Applies one logged command.
@@ -147,6 +212,17 @@ impl<'a> Applier<'a> {
         Stamp::new(None, self.source)
     }
 
+    /// Whether no transaction is open (so a command is applied at once, not queued).
+    pub(super) fn outside_transaction(&self) -> bool {
+        self.transaction.is_empty()
+    }
+
+    /// What applying needs, for applying on two threads: the keyspace, the runners and the
+    /// input number.
+    pub(super) fn parts(&mut self) -> (&mut Keyspace, &mut [Runner; 2], u32) {
+        (&mut self.keyspace, &mut self.runners, self.source)
+    }
+
     /// Drops a transaction never closed (each file is loaded by a fresh client).
     pub(super) fn drop_open_transaction(&mut self) {
         self.transaction.clear();
@@ -158,28 +234,7 @@ impl<'a> Applier<'a> {
     }
 
     fn run(&mut self, record: &CommandRecord<'a>, args: &[&[u8]]) -> Result<()> {
-        let cmd = &record.command;
-        let call = Call { args, db: record.db, stamp: Stamp::new(record.timestamp, self.source) };
-        let reject = |reason: String| {
-            let command = String::from_utf8_lossy(cmd.name).to_ascii_uppercase();
-            Error::new(ErrorKind::Command { command, reason }, cmd.offset)
-        };
-        let handler = match self.handlers.get(cmd.name) {
-            Some(&handler) => handler,
-            None => {
-                let Some(handler) = handler(&String::from_utf8_lossy(cmd.name).to_ascii_uppercase()) else {
-                    return Err(reject("the keyspace model does not know this command".into()));
-                };
-                self.handlers.insert(cmd.name.into(), handler);
-                handler
-            }
-        };
-        handler(&mut self.keyspace, &call).map_err(|reason| match call.args.get(1) {
-            Some(key) => reject(format!("{reason} (first argument {})", show(key))),
-            None => reject(reason),
-        })?;
-        self.applied += 1;
-        Ok(())
+        self.runners[0].run(&mut self.keyspace, self.source, record, args)
     }
 }
 

@@ -1,9 +1,14 @@
-//! One database: a hash index of 8-byte buckets over a slab of entries.
+//! One database: two halves by key hash, each a hash index of 8-byte buckets over a slab of
+//! entries.
 //!
 //! Keeping entries out of the hash table keeps its buckets small: growing the table moves
 //! 8 bytes per key instead of whole entries, and the entries themselves never move (the slab
 //! grows by fixed-size chunks, so there is no doubling copy either). A key costs its entry
 //! (key, slot) plus about 10 bytes of index.
+//!
+//! The halves let two threads apply commands at once: a command whose only key is its first
+//! argument changes nothing outside that key's half (see [`half_of`] and
+//! [`Keyspace::split`](super::Keyspace::split)).
 
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -32,6 +37,12 @@ struct Entry {
 /// The keys of one database and their slots.
 #[derive(Clone, Debug, Default)]
 pub struct Db {
+    halves: [Half; 2],
+}
+
+/// The keys of a database whose hash falls in one half.
+#[derive(Clone, Debug, Default)]
+struct Half {
     index: HashTable<Bucket>,
     chunks: Vec<Vec<Option<Entry>>>,
     free: Vec<u32>,
@@ -50,6 +61,12 @@ fn hash32(key: &[u8]) -> u32 {
     (h >> 32) as u32 ^ h as u32
 }
 
+/// The half (0 or 1) that holds `key`: the top hash bit, which the index's bucket position
+/// (from the low bits) does not depend on.
+pub fn half_of(key: &[u8]) -> usize {
+    (hash32(key) >> 31) as usize
+}
+
 /// The table hash of a kept hash: spread over 64 bits, so that the table's control bits
 /// (the top ones) and bucket bits (the low ones) both vary.
 fn spread(hash: u32) -> u64 {
@@ -64,14 +81,95 @@ impl Db {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.halves.iter().map(|h| h.index.len()).sum()
     }
 
     /// True without keys.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.halves.iter().all(|h| h.index.is_empty())
     }
 
+    /// The half for `key`, and the key's hash.
+    fn half(&self, key: &[u8]) -> (&Half, u32) {
+        let hash = hash32(key);
+        (&self.halves[(hash >> 31) as usize], hash)
+    }
+
+    fn half_mut(&mut self, key: &[u8]) -> (&mut Half, u32) {
+        let hash = hash32(key);
+        (&mut self.halves[(hash >> 31) as usize], hash)
+    }
+
+    /// The slot of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&Slot> {
+        let (half, hash) = self.half(key);
+        half.entry(half.find(key, hash)?).map(|e| &e.slot)
+    }
+
+    /// The slot of `key`, for changing it.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Slot> {
+        let (half, hash) = self.half_mut(key);
+        let at = half.find(key, hash)?;
+        half.entry_mut(at).map(|e| &mut e.slot)
+    }
+
+    /// The slot of `key`, created by `make` when missing (the key is copied only then).
+    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Slot) -> &mut Slot {
+        let (half, hash) = self.half_mut(key);
+        let at = match half.find(key, hash) {
+            Some(at) => at,
+            None => half.insert_new(SmallBytes::from(key), hash, make()),
+        };
+        &mut half.entry_mut(at).expect("the index names live entries").slot
+    }
+
+    /// Sets `key` to `slot`, keeping the stored key when it exists; returns the slot replaced.
+    pub fn insert(&mut self, key: &[u8], slot: Slot) -> Option<Slot> {
+        let (half, hash) = self.half_mut(key);
+        match half.find(key, hash).and_then(|at| half.entry_mut(at)) {
+            Some(entry) => Some(std::mem::replace(&mut entry.slot, slot)),
+            None => {
+                half.insert_new(SmallBytes::from(key), hash, slot);
+                None
+            }
+        }
+    }
+
+    /// Removes `key`; returns its slot.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
+        let (half, hash) = self.half_mut(key);
+        half.remove(key, hash)
+    }
+
+    /// Every key and its slot: half by half, each in the order its keys were first written
+    /// (a removed key's place goes to the next new key of its half).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Slot)> {
+        self.halves
+            .iter()
+            .flat_map(|h| h.chunks.iter().flatten().flatten())
+            .map(|e| (e.key.as_slice(), &e.slot))
+    }
+
+    /// Every slot, for changing them.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.halves.iter_mut().flat_map(|h| h.chunks.iter_mut().flatten().flatten()).map(|e| &mut e.slot)
+    }
+
+    /// Moves the keys of half 1 into a database of their own (this one keeps half 0).
+    pub(super) fn split_off_upper(&mut self) -> Db {
+        Db { halves: [Half::default(), std::mem::take(&mut self.halves[1])] }
+    }
+
+    /// Takes back the keys of half 1 from `upper` (made by [`Db::split_off_upper`], whose
+    /// half 0 stayed empty).
+    pub(super) fn join_upper(&mut self, upper: Db) {
+        let [lower, half] = upper.halves;
+        debug_assert!(lower.index.is_empty() && self.halves[1].index.is_empty());
+        self.halves[1] = half;
+    }
+}
+
+impl Half {
     fn entry(&self, at: u32) -> Option<&Entry> {
         entry_in(&self.chunks, at)
     }
@@ -88,43 +186,7 @@ impl Db {
         Some(bucket.entry)
     }
 
-    /// The slot of `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&Slot> {
-        let at = self.find(key, hash32(key))?;
-        self.entry(at).map(|e| &e.slot)
-    }
-
-    /// The slot of `key`, for changing it.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Slot> {
-        let at = self.find(key, hash32(key))?;
-        self.entry_mut(at).map(|e| &mut e.slot)
-    }
-
-    /// The slot of `key`, created by `make` when missing (the key is copied only then).
-    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Slot) -> &mut Slot {
-        let hash = hash32(key);
-        let at = match self.find(key, hash) {
-            Some(at) => at,
-            None => self.insert_new(SmallBytes::from(key), hash, make()),
-        };
-        &mut self.entry_mut(at).expect("the index names live entries").slot
-    }
-
-    /// Sets `key` to `slot`, keeping the stored key when it exists; returns the slot replaced.
-    pub fn insert(&mut self, key: &[u8], slot: Slot) -> Option<Slot> {
-        let hash = hash32(key);
-        match self.find(key, hash).and_then(|at| self.entry_mut(at)) {
-            Some(entry) => Some(std::mem::replace(&mut entry.slot, slot)),
-            None => {
-                self.insert_new(SmallBytes::from(key), hash, slot);
-                None
-            }
-        }
-    }
-
-    /// Removes `key`; returns its slot.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
-        let hash = hash32(key);
+    fn remove(&mut self, key: &[u8], hash: u32) -> Option<Slot> {
         let chunks = &self.chunks;
         let found = self.index.find_entry(spread(hash), |b| {
             b.hash == hash && entry_in(chunks, b.entry).is_some_and(|e| e.key.as_slice() == key)
@@ -134,16 +196,6 @@ impl Db {
         let entry = self.chunks.get_mut(at / CHUNK)?.get_mut(at % CHUNK)?.take()?;
         self.free.push(bucket.entry);
         Some(entry.slot)
-    }
-
-    /// Every key and its slot, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Slot)> {
-        self.chunks.iter().flatten().flatten().map(|e| (e.key.as_slice(), &e.slot))
-    }
-
-    /// Every slot, for changing them.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
-        self.chunks.iter_mut().flatten().flatten().map(|e| &mut e.slot)
     }
 
     /// Stores a new entry and indexes it; returns where it is.
@@ -160,7 +212,7 @@ impl Db {
                 }
                 let at = (self.chunks.len() - 1) * CHUNK + self.chunks.last().map_or(0, Vec::len);
                 self.chunks.last_mut().expect("pushed above").push(Some(entry));
-                u32::try_from(at).expect("at most 4 billion keys in one database")
+                u32::try_from(at).expect("at most 4 billion keys in one database half")
             }
         };
         self.index.insert_unique(spread(hash), Bucket { entry: at, hash }, |b| spread(b.hash));
@@ -199,11 +251,11 @@ mod tests {
         }
         assert_eq!(db.len(), keys.len() / 2);
         // Freed entries are reused.
-        let chunks = db.chunks.len();
+        let chunks: usize = db.halves.iter().map(|h| h.chunks.len()).sum();
         for k in keys.iter().step_by(2) {
             db.get_or_insert_with(k, || slot(1));
         }
-        assert_eq!((db.len(), db.chunks.len()), (keys.len(), chunks));
+        assert_eq!((db.len(), db.halves.iter().map(|h| h.chunks.len()).sum()), (keys.len(), chunks));
         assert_eq!(db.iter().count(), keys.len());
         assert!(db.iter().all(|(k, s)| db.get(k) == Some(s)));
     }

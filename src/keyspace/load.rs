@@ -1,5 +1,12 @@
 //! Filling a keyspace from files: RDB records, then (for an AOF) the commands after them.
 
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+use super::apply::{Runner, first_key_only};
+use super::db::half_of;
+use super::halves::{self, Partner};
 use super::{Applier, Keyspace, Slot, Stamp, Val};
 use crate::aof::reader::{CommandReader, CommandRecord};
 use crate::aof::resp::Parser;
@@ -54,17 +61,27 @@ pub(super) fn library_name(code: &[u8]) -> &[u8] {
 /// Commands parsed ahead per batch.
 const BATCH: usize = 4096;
 
+/// The fewest commands on one key each, in a row, that are applied on two threads (fewer are
+/// not worth waking the second thread for).
+const PARALLEL_RUN: usize = 256;
+
+/// Runs the partner may be behind the applying thread.
+const RUNS_AHEAD: usize = 4;
+
 /// Batches parsed ahead and not yet applied.
 const BATCHES_AHEAD: usize = 4;
 
 /// Commands read ahead by the parsing thread, with their arguments split out.
 #[derive(Default)]
-struct Batch<'a> {
+pub(super) struct Batch<'a> {
     records: Vec<CommandRecord<'a>>,
     /// Every record's arguments, one after the other.
     args: Vec<&'a [u8]>,
     /// Where each record's arguments end in `args`.
     ends: Vec<usize>,
+    /// For each record that changes only the key its first argument names, that key's hash
+    /// half (so that the applier can apply runs of them on two threads).
+    halves: Vec<Option<u8>>,
     /// The error that stopped reading, after the records before it.
     error: Option<Error>,
 }
@@ -76,7 +93,11 @@ fn read_ahead<'a>(reader: CommandReader<'a>, send: impl Fn(Batch<'a>) -> bool) {
     for record in reader {
         match record {
             Ok(record) => {
+                let start = batch.args.len();
                 batch.args.extend(record.command.args());
+                let args = &batch.args[start..];
+                let half = first_key_only(record.command.name, args.len()).then(|| half_of(args[1]) as u8);
+                batch.halves.push(half);
                 batch.ends.push(batch.args.len());
                 batch.records.push(record);
             }
@@ -118,27 +139,74 @@ impl<'a> Applier<'a> {
         progress(resp_start as u64);
         let reader = CommandReader::new(Parser::new(body, resp_start as u64), file);
         std::thread::scope(|scope| {
-            let (send, batches) = std::sync::mpsc::sync_channel(BATCHES_AHEAD);
+            let (send, batches) = sync_channel(BATCHES_AHEAD);
             scope.spawn(move || read_ahead(reader, |batch| send.send(batch).is_ok()));
+            let (to_partner, messages) = sync_channel(RUNS_AHEAD);
+            let (partner_done, done) = sync_channel(1);
+            scope.spawn(move || halves::partner(&messages, &partner_done));
+            let mut partner = Partner::new(to_partner, done);
+            let mut applied = Ok(());
             for batch in batches {
-                self.apply_batch(batch, progress)?;
+                applied = self.apply_batch(batch, &mut partner, progress);
+                if applied.is_err() {
+                    break;
+                }
             }
-            Ok::<(), Error>(())
+            partner.take_back(self, applied)
         })?;
         progress(data.len() as u64);
         self.drop_open_transaction();
         Ok(())
     }
 
-    fn apply_batch(&mut self, batch: Batch<'a>, progress: &dyn Fn(u64)) -> Result<()> {
+    /// Applies a batch: runs of [`PARALLEL_RUN`] or more commands on one key each with the
+    /// partner, the other commands on this thread once it has the whole keyspace back.
+    fn apply_batch(
+        &mut self,
+        mut batch: Batch<'a>,
+        partner: &mut Partner<'a>,
+        progress: &dyn Fn(u64),
+    ) -> Result<()> {
         if let Some(first) = batch.records.first() {
             progress(first.command.offset);
         }
-        let mut start = 0;
-        for (record, end) in batch.records.into_iter().zip(batch.ends) {
-            self.apply_split(record, &batch.args[start..end])?;
-            start = end;
+        let error = batch.error.take();
+        let batch = Arc::new(batch);
+        let mut n = 0;
+        while n < batch.records.len() {
+            let run = batch.halves[n..].iter().take_while(|h| h.is_some()).count();
+            if run >= PARALLEL_RUN && self.outside_transaction() {
+                partner.apply_run(self, &batch, n..n + run)?;
+                n += run;
+                continue;
+            }
+            partner.take_back(self, Ok(()))?;
+            for record in n..n + run.max(1) {
+                self.apply_split(batch.records[record], batch.args(record))?;
+            }
+            n += run.max(1);
         }
-        batch.error.map_or(Ok(()), Err)
+        error.map_or(Ok(()), Err)
+    }
+}
+
+impl<'a> Batch<'a> {
+    /// The arguments of record `n`, the name first.
+    fn args(&self, n: usize) -> &[&'a [u8]] {
+        &self.args[n.checked_sub(1).map_or(0, |before| self.ends[before])..self.ends[n]]
+    }
+
+    /// Applies, in order, the records of `range` on keys of hash half `half`.
+    pub(super) fn apply_half(
+        &self,
+        half: u8,
+        range: Range<usize>,
+        keyspace: &mut Keyspace,
+        runner: &mut Runner,
+        source: u32,
+    ) -> Result<()> {
+        range
+            .filter(|&n| self.halves[n] == Some(half))
+            .try_for_each(|n| runner.run(keyspace, source, &self.records[n], self.args(n)))
     }
 }

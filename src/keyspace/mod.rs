@@ -12,6 +12,7 @@ mod bitfield;
 mod db;
 mod function;
 mod geo;
+mod halves;
 mod hash;
 mod hll;
 mod keys;
@@ -156,10 +157,28 @@ impl Keyspace {
         self.len() == 0
     }
 
-    /// Every key as (database, key, slot): databases in order, and in each the keys in the
-    /// order they were first written (the place of a deleted key is reused by the next new
-    /// one), so output follows the log, not hashing. Keys whose expiry is at or before
-    /// `drop_expired_at` (Unix ms) are left out.
+    /// Moves the keys of hash half 1 (see [`db::half_of`]) of every database into a keyspace
+    /// of their own; this one keeps half 0 and the functions. Two threads can then apply, each
+    /// to its part, commands whose only key is their first argument. [`Keyspace::join`] puts
+    /// the parts back together; moving a half moves no keys.
+    pub(super) fn split(&mut self) -> Keyspace {
+        let dbs = self.dbs.iter_mut().map(|(&n, db)| (n, db.split_off_upper())).collect();
+        Keyspace { dbs, functions: BTreeMap::new() }
+    }
+
+    /// Takes back the part [`Keyspace::split`] moved out; databases left without keys are
+    /// dropped.
+    pub(super) fn join(&mut self, upper: Keyspace) {
+        for (n, db) in upper.dbs {
+            self.db_mut(n).join_upper(db);
+        }
+        self.dbs.retain(|_, db| !db.is_empty());
+    }
+
+    /// Every key as (database, key, slot): databases in order, and in each the keys of one
+    /// hash half, then of the other, each in the order they were first written (the place of
+    /// a deleted key is reused by the next new one), so output follows the log more than
+    /// hashing. Keys whose expiry is at or before `drop_expired_at` (Unix ms) are left out.
     pub fn keys(&self, drop_expired_at: Option<i64>) -> impl Iterator<Item = (u64, &[u8], &Slot)> + '_ {
         self.dbs.iter().flat_map(move |(&db, keys)| {
             keys.iter()
