@@ -116,7 +116,8 @@ fn read_ahead<'a>(reader: CommandReader<'a>, send: impl Fn(Batch<'a>) -> bool) {
 impl<'a> Applier<'a> {
     /// Applies one file: an RDB file, or an AOF — RESP commands, after an RDB preamble when it
     /// has one. `file` numbers it in errors; `progress` is told the offset reached now and then.
-    /// A second thread parses the commands ahead of the one applying them.
+    /// A second thread parses the commands ahead of the one applying them, and a third applies
+    /// its share of runs of single-key commands ([`halves`]).
     ///
     /// # Errors
     /// A damaged file, or a command the model cannot apply.
