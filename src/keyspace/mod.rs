@@ -226,6 +226,52 @@ mod tests {
     }
 
     #[test]
+    fn split_halves_join_back_whatever_each_part_did() {
+        let slot = |n: u8| Slot::new(Val::Str(SmallBytes::from(&[n][..])), None, Stamp::new(None, 0));
+        let keys: Vec<Vec<u8>> = (0..200u32).map(|i| format!("k{i}").into_bytes()).collect();
+        let (lower_keys, upper_keys): (Vec<_>, Vec<_>) = keys.iter().partition(|k| db::half_of(k) == 0);
+        let mut ks = Keyspace::new();
+        let mut expected = Keyspace::new();
+        for (db, key) in [0u64, 1, 2].into_iter().flat_map(|db| keys.iter().map(move |k| (db, k))) {
+            ks.db_mut(db).insert(key, slot(1));
+        }
+        ks.functions.insert(b"lib".to_vec(), b"code".to_vec());
+        let mut upper = ks.split();
+        assert!(upper.functions.is_empty() && ks.len() + upper.len() == 600);
+        // Each part changes only its own half: the lower part empties database 1 of its keys
+        // and writes into a new database 7; the upper part empties database 2 of its keys.
+        for k in &lower_keys {
+            ks.remove(1, k);
+            ks.db_mut(7).insert(k, slot(7));
+        }
+        for k in &upper_keys {
+            upper.remove(2, k);
+            upper.db_mut(0).insert(k, slot(9));
+        }
+        ks.join(upper);
+        for (db, key) in [0u64, 1, 2].into_iter().flat_map(|db| keys.iter().map(move |k| (db, k))) {
+            let half = db::half_of(key);
+            match (db, half) {
+                (1, 0) | (2, 1) => {}
+                (0, 1) => drop(expected.db_mut(db).insert(key, slot(9))),
+                _ => drop(expected.db_mut(db).insert(key, slot(1))),
+            }
+        }
+        for k in &lower_keys {
+            expected.db_mut(7).insert(k, slot(7));
+        }
+        assert!(ks.dbs == expected.dbs);
+        assert_eq!(ks.functions.len(), 1);
+        // A database whose keys were all in one half, and are gone, is gone.
+        let mut upper = ks.split();
+        for k in &upper_keys {
+            upper.remove(1, k);
+        }
+        ks.join(upper);
+        assert!(!ks.dbs.contains_key(&1));
+    }
+
+    #[test]
     fn expiries_round_trip() {
         let mut slot = Slot::new(Val::Str(SmallBytes::new()), Some(i64::MIN), Stamp::new(None, 0));
         assert_eq!(slot.expire_ms(), Some(i64::MIN + 1));
