@@ -3,11 +3,12 @@
 //! which servers log as given.
 //!
 //! A logged search is replayed bit for bit as the servers run it: the center and radius (or box)
-//! give a bounding box and a geohash precision; the cell holding the center and its eight
+//! give a bounding box and a geohash precision (a Valkey 9 `BYPOLYGON` gives the box of its
+//! vertices, and its centroid is the center); the cell holding the center and its eight
 //! neighbours (some dropped when the bounding box does not reach them) are scanned as score
 //! ranges of the sorted set; each member found is decoded from its 52-bit score and kept when
 //! its haversine distance (the servers' constants and order of operations) is within the
-//! shape. So a member the servers' cells miss is missed here too, and one exactly on the edge is
+//! shape (inside a polygon: Valkey's even-odd ray test in the plane of longitude and latitude). So a member the servers' cells miss is missed here too, and one exactly on the edge is
 //! kept as they keep it. `COUNT n` keeps the nearest (`DESC`: farthest) `n`; with `ANY`, the
 //! first `n` found in scan order, which the model follows. The result is stored as a sorted
 //! set of geohash scores, or of distances in the unit asked for with `STOREDIST`; an empty one
@@ -164,6 +165,11 @@ impl Meters {
         Meters([haversine, pick(0.0), pick(VALKEY_SINE_EPSILON)])
     }
 
+    /// The distance as Valkey 9 computes it.
+    fn valkey(self) -> f64 {
+        self.0[2]
+    }
+
     /// Whether each way of computing the distance keeps it within `limit`.
     fn within(self, limit: f64) -> [bool; 3] {
         self.0.map(|d| d <= limit)
@@ -190,10 +196,16 @@ fn agreed<T: PartialEq + Copy>(values: [T; 3]) -> Result<T, Reject> {
 }
 
 /// How far a search reaches from its center, in its unit.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Extent {
     Radius(f64),
-    Box { width: f64, height: f64 },
+    Box {
+        width: f64,
+        height: f64,
+    },
+    /// `BYPOLYGON` (Valkey 9): vertices (longitude, latitude) in degrees; the center is their
+    /// centroid.
+    Polygon(Vec<(f64, f64)>),
 }
 
 /// A search area: center (longitude, latitude), extent, and meters per unit of the extent.
@@ -204,12 +216,23 @@ struct Shape {
 }
 
 impl Shape {
+    /// The area of `extent` around `center`; a polygon's center is its centroid, whatever
+    /// `FROMLONLAT` said.
+    fn new(center: Option<(f64, f64)>, extent: Extent, unit: f64) -> Option<Shape> {
+        let center = match &extent {
+            Extent::Polygon(vertices) => centroid(vertices),
+            _ => center?,
+        };
+        Some(Shape { center, extent, unit })
+    }
+
     /// The servers' bounding box: [min longitude, min latitude, max longitude, max latitude].
     fn bounds(&self) -> [f64; 4] {
         let (lon, lat) = self.center;
-        let (half_width, half_height) = match self.extent {
+        let (half_width, half_height) = match &self.extent {
             Extent::Radius(r) => (self.unit * r, self.unit * r),
             Extent::Box { width, height } => (self.unit * (width / 2.0), self.unit * (height / 2.0)),
+            Extent::Polygon(vertices) => return polygon_bounds(vertices),
         };
         let lat_delta = rad_deg(half_height / EARTH_RADIUS);
         // The widest edge: the one nearer the equator.
@@ -218,12 +241,22 @@ impl Shape {
         [lon - lon_delta, lat - lat_delta, lon + lon_delta, lat + lat_delta]
     }
 
-    /// The radius the precision is estimated from, meters (a box's half diagonal).
+    /// The radius the precision is estimated from, meters: a box's half diagonal, a polygon's
+    /// farthest bounding-box corner from the centroid.
     fn reach(&self) -> f64 {
-        let reach = match self.extent {
-            Extent::Radius(r) => r,
+        let reach = match &self.extent {
+            Extent::Radius(r) => *r,
             Extent::Box { width, height } => {
                 ((width / 2.0) * (width / 2.0) + (height / 2.0) * (height / 2.0)).sqrt()
+            }
+            Extent::Polygon(vertices) => {
+                let [min_lon, min_lat, max_lon, max_lat] = polygon_bounds(vertices);
+                let corners =
+                    [(min_lon, max_lat), (max_lon, max_lat), (min_lon, min_lat), (max_lon, min_lat)];
+                corners.iter().fold(0.0, |far, &corner| {
+                    let d = Meters::between(self.center, corner).valkey();
+                    if d > far { d } else { far }
+                })
             }
         };
         reach * self.unit
@@ -259,9 +292,13 @@ impl Shape {
     /// the center's longitude, measured along the point's parallel.
     fn contains(&self, point: (f64, f64)) -> Result<Option<Meters>, Reject> {
         let distance = Meters::between(self.center, point);
-        let inside = match self.extent {
+        let inside = match &self.extent {
+            Extent::Polygon(vertices) => {
+                // Only Valkey 9 has polygons: its distance is the one.
+                return Ok(in_polygon(vertices, point).then(|| Meters([distance.valkey(); 3])));
+            }
             Extent::Radius(r) => distance.within(r * self.unit),
-            Extent::Box { width, height } => {
+            &Extent::Box { width, height } => {
                 let (lon, lat) = point;
                 let rows = Meters::between(point, (lon, self.center.1)).within(height * self.unit / 2.0);
                 let columns = Meters::between(point, (self.center.0, lat)).within(width * self.unit / 2.0);
@@ -270,6 +307,48 @@ impl Shape {
         };
         Ok(agreed(inside)?.then_some(distance))
     }
+}
+
+/// The smallest and largest longitude and latitude of the vertices, as a bounding box.
+fn polygon_bounds(vertices: &[(f64, f64)]) -> [f64; 4] {
+    let start = [LONGITUDE.1, LATITUDE.1, LONGITUDE.0, LATITUDE.0];
+    vertices.iter().fold(start, |[min_lon, min_lat, max_lon, max_lat], &(lon, lat)| {
+        // The servers' comparisons, in their order (a NaN never wins).
+        [
+            if lon < min_lon { lon } else { min_lon },
+            if lat < min_lat { lat } else { min_lat },
+            if lon > max_lon { lon } else { max_lon },
+            if lat > max_lat { lat } else { max_lat },
+        ]
+    })
+}
+
+/// The centroid Valkey searches a polygon from: the direction of the sum of the vertices as
+/// unit vectors.
+fn centroid(vertices: &[(f64, f64)]) -> (f64, f64) {
+    let (mut x, mut y, mut z) = (0.0, 0.0, 0.0);
+    for &(lon, lat) in vertices {
+        let (lon, lat) = (deg_rad(lon), deg_rad(lat));
+        x += lat.cos() * lon.cos();
+        y += lat.cos() * lon.sin();
+        z += lat.sin();
+    }
+    (rad_deg(y.atan2(x)), rad_deg(z.atan2((x * x + y * y).sqrt())))
+}
+
+/// Whether `point` is inside the polygon by the even-odd rule, as Valkey tests it: a ray
+/// towards growing longitude, crossing edges in the plane of longitude and latitude.
+fn in_polygon(vertices: &[(f64, f64)], (x, y): (f64, f64)) -> bool {
+    let mut inside = false;
+    let mut previous = vertices.len() - 1;
+    for (i, &(ax, ay)) in vertices.iter().enumerate() {
+        let (bx, by) = vertices[previous];
+        if (ay > y) != (by > y) && x < (bx - ax) * (y - ay) / (by - ay) + ax {
+            inside = !inside;
+        }
+        previous = i;
+    }
+    inside
 }
 
 /// Bits per coordinate of the cells a search with this reach (meters) scans around `latitude`:
@@ -411,8 +490,8 @@ impl<'a> Query<'a> {
             }
         };
         let searching = form == Form::SearchStore;
-        let (mut with, mut from_member, mut from_lonlat, mut by_radius, mut by_box) =
-            (false, false, false, false, false);
+        let (mut with, mut from_member, mut from_lonlat, mut by_radius, mut by_box, mut by_polygon) =
+            (false, false, false, false, false, false);
         let mut i = first;
         while let Some(&opt) = c.args.get(i) {
             let next = &c.args[i + 1..];
@@ -432,26 +511,37 @@ impl<'a> Query<'a> {
                 i += 1;
             } else if is(opt, "STOREDIST") && searching {
                 q.storedist = true;
-            } else if is(opt, "FROMMEMBER") && !next.is_empty() && searching && !from_lonlat {
+            } else if is(opt, "FROMMEMBER") && !next.is_empty() && searching && !from_lonlat && !by_polygon {
                 if let Some(z) = z {
                     q.center = Some(member_position(z, next[0])?);
                 }
                 from_member = true;
                 i += 1;
-            } else if is(opt, "FROMLONLAT") && next.len() >= 2 && searching && !from_member {
+            } else if is(opt, "FROMLONLAT") && next.len() >= 2 && searching && !from_member && !by_polygon {
                 q.center = Some(lon_lat(next[0], next[1])?);
                 from_lonlat = true;
                 i += 2;
-            } else if is(opt, "BYRADIUS") && next.len() >= 2 && searching && !by_box {
+            } else if is(opt, "BYRADIUS") && next.len() >= 2 && searching && !by_box && !by_polygon {
                 q.extent = Some((Extent::Radius(radius(next[0])?), unit(next[1])?));
                 by_radius = true;
                 i += 2;
-            } else if is(opt, "BYBOX") && next.len() >= 3 && searching && !by_radius {
+            } else if is(opt, "BYBOX") && next.len() >= 3 && searching && !by_radius && !by_polygon {
                 q.extent = Some(box_extent(next[0], next[1], unit(next[2])?)?);
                 by_box = true;
                 i += 3;
-            } else if is(opt, "BYPOLYGON") && searching {
-                return Err("BYPOLYGON (Valkey 9) is not modelled".into());
+            } else if is(opt, "BYPOLYGON")
+                && next.len() >= 2
+                && searching
+                && !by_radius
+                && !by_box
+                && !from_member
+            {
+                // Valkey 9 checks neither an earlier FROMLONLAT (the centroid replaces it) nor an
+                // earlier BYPOLYGON (the later one wins).
+                let vertices = polygon(next)?;
+                i += 1 + 2 * vertices.len();
+                q.extent = Some((Extent::Polygon(vertices), 1.0));
+                by_polygon = true;
             } else {
                 return Err("syntax error".into());
             }
@@ -460,11 +550,11 @@ impl<'a> Query<'a> {
         if q.store.is_some() && with {
             return Err("STORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options".into());
         }
-        if searching && !(from_member || from_lonlat) {
+        if searching && !(from_member || from_lonlat || by_polygon) {
             return Err("exactly one of FROMMEMBER or FROMLONLAT can be specified".into());
         }
-        if searching && !(by_radius || by_box) {
-            return Err("exactly one of BYRADIUS and BYBOX can be specified".into());
+        if searching && !(by_radius || by_box || by_polygon) {
+            return Err("exactly one of BYRADIUS, BYBOX and BYPOLYGON can be specified".into());
         }
         if q.any && q.count.is_none() {
             return Err("the ANY argument requires COUNT argument".into());
@@ -472,10 +562,10 @@ impl<'a> Query<'a> {
         Ok(q)
     }
 
-    /// The area searched, once the center and extent are known.
+    /// The area searched, once the center (or the polygon) and extent are known.
     fn shape(&self) -> Option<Shape> {
-        let (center, (extent, unit)) = (self.center?, self.extent?);
-        Some(Shape { center, extent, unit })
+        let (extent, unit) = self.extent.clone()?;
+        Shape::new(self.center, extent, unit)
     }
 
     /// The sorted set the search stores: the members found (`COUNT` of them), scored by
@@ -525,6 +615,16 @@ fn member_position(z: &ZSet, member: &[u8]) -> Result<(f64, f64), Reject> {
         return Err(format!("a center member whose score {score} is no geohash"));
     }
     Ok(position(score))
+}
+
+/// `BYPOLYGON`'s arguments after the keyword: a vertex count of 3 or more that the arguments
+/// left hold, then that many longitude, latitude pairs.
+fn polygon(args: &[&[u8]]) -> Result<Vec<(f64, f64)>, Reject> {
+    let n = int(args[0]).ok().and_then(|n| i32::try_from(n).ok()).ok_or("invalid number of vertices")?;
+    let room = (args.len() - 1) / 2;
+    let n = usize::try_from(n).ok().filter(|&n| n >= 3 && n <= room);
+    let n = n.ok_or("GEOSEARCH BYPOLYGON must have at least 3 vertices")?;
+    args[1..=2 * n].chunks(2).map(|pair| lon_lat(pair[0], pair[1])).collect()
 }
 
 fn radius(arg: &[u8]) -> Result<f64, Reject> {
@@ -621,6 +721,26 @@ mod tests {
         let member = position(score_of(10.0, 20.0) as f64);
         let d = Meters::between((10.000002086162567, 21.0), member).value().unwrap();
         assert_eq!(d / 1000.0, 111.226_234_476_046_41);
+    }
+
+    #[test]
+    fn polygons_match_valkey() {
+        // GEOSEARCHSTORE d g BYPOLYGON 3 12 37 16 37 14 39 STOREDIST on Valkey 9.1: distances
+        // from the centroid.
+        let triangle = vec![(12.0, 37.0), (16.0, 37.0), (14.0, 39.0)];
+        let shape = Shape::new(None, Extent::Polygon(triangle), 1.0).unwrap();
+        let distance = |lon, lat| {
+            let found = shape.contains(position(score_of(lon, lat) as f64)).unwrap();
+            found.map(|d| d.value().unwrap())
+        };
+        assert_eq!(distance(13.361389, 38.115556), Some(74_231.302_939_734_01));
+        assert_eq!(distance(15.087269, 37.502669), Some(97_789.732_920_648_34));
+        assert_eq!(distance(12.0, 39.0), None);
+        // Even-odd: a point in the notch of a concave polygon is outside, one in its arm inside.
+        let notched = [(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (2.0, 1.0), (0.0, 4.0)];
+        assert!(!in_polygon(&notched, (2.0, 3.0)));
+        assert!(in_polygon(&notched, (1.0, 2.0)));
+        assert_eq!(polygon_bounds(&notched), [0.0, 0.0, 4.0, 4.0]);
     }
 
     #[test]
