@@ -1,5 +1,6 @@
-//! Commands on keys and databases: deletion, expiry, renames, moves, copies, flushes,
-//! `RESTORE`, and the commands that leave the dataset as it is. `MIGRATE` is logged as the
+//! Commands on keys and databases: deletion, expiry, renames, moves, copies, flushes (of
+//! databases, or of a cluster hash slot), `RESTORE`, and the commands that leave the dataset as
+//! it is. `MIGRATE` is logged as the
 //! `DEL` it performs.
 
 use super::apply::{Call, Handler};
@@ -23,6 +24,7 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "SWAPDB" => swapdb,
         "FLUSHDB" => flushdb,
         "FLUSHALL" => flushall,
+        "CLUSTER" => cluster,
         "RESTORE" | "RESTORE-ASKING" => restore,
         "MIGRATE" => |_, _| Err("servers log MIGRATE as the DEL of the keys it moved (or not at all)".into()),
         // The database switch is tracked by the reader; the rest leave the data as it is.
@@ -157,6 +159,51 @@ fn flushall(ks: &mut Keyspace, _: &Call<'_>) -> Result<(), Reject> {
     Ok(())
 }
 
+/// `CLUSTER FLUSHSLOT slot` (Valkey 9, logged as given): deletes the keys of a hash slot from
+/// every database. No other `CLUSTER` subcommand changes data.
+fn cluster(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    if !is(c.arg(1)?, "FLUSHSLOT") {
+        return Err("only CLUSTER FLUSHSLOT changes data: servers do not log the others".into());
+    }
+    c.exactly(3)?;
+    let slot = uint(c.args[2], u64::from(SLOTS - 1)).map_err(|_| "Invalid or out of range slot")?;
+    for db in ks.dbs.values_mut() {
+        let doomed: Vec<Vec<u8>> = db
+            .iter()
+            .filter(|(key, _)| u64::from(hash_slot(key)) == slot)
+            .map(|(key, _)| key.to_vec())
+            .collect();
+        for key in doomed {
+            db.remove(&key);
+        }
+    }
+    ks.dbs.retain(|_, db| !db.is_empty());
+    Ok(())
+}
+
+/// Hash slots of a cluster.
+const SLOTS: u16 = 16384;
+
+/// The cluster hash slot of `key`: CRC-16/XMODEM of its hash tag (what is between the first `{`
+/// and the first `}` after it, when not empty) or else of the whole key, modulo 16384.
+fn hash_slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        rest.iter().position(|&b| b == b'}').filter(|&len| len > 0).map(|len| &rest[..len])
+    });
+    crc16_xmodem(tagged.unwrap_or(key)) % SLOTS
+}
+
+/// CRC-16/XMODEM (polynomial 0x1021, initial value 0, no reflection), bit by bit: slots are
+/// computed only for `CLUSTER FLUSHSLOT`.
+fn crc16_xmodem(bytes: &[u8]) -> u16 {
+    bytes.iter().fold(0u16, |crc, &byte| {
+        (0..8).fold(crc ^ (u16::from(byte) << 8), |crc, _| {
+            if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 }
+        })
+    })
+}
+
 /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]` (and `RESTORE-ASKING`, the
 /// form a cluster migration sends, logged as it came): the payload is a
 /// value in RDB encoding, its format version and a CRC-64.
@@ -202,4 +249,42 @@ pub(super) fn decode_payload(payload: &[u8]) -> Result<Val, Reject> {
         return Err(bad("trailing bytes"));
     }
     Ok(Val::from_value(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Applier;
+
+    #[test]
+    fn hash_slots_match_the_servers() {
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+        // CLUSTER KEYSLOT on Valkey 9.1.
+        assert_eq!(hash_slot(b"foo"), 12182);
+        assert_eq!(hash_slot(b"bar"), 5061);
+        assert_eq!(hash_slot(b"{foo}y"), 12182);
+        assert_eq!(hash_slot(b"{user1000}.following"), hash_slot(b"user1000"));
+        // An empty tag, or none closed, hashes the whole key.
+        assert_eq!(hash_slot(b"{}foo"), crc16_xmodem(b"{}foo") % SLOTS);
+        assert_eq!(hash_slot(b"{foo"), crc16_xmodem(b"{foo") % SLOTS);
+    }
+
+    #[test]
+    fn flushslot_empties_the_slot_in_every_database() {
+        // The log Valkey 9.1 wrote in cluster mode (cluster-databases 4); afterwards it had no
+        // key in database 0 and only `bar` in database 1.
+        let log = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$1\r\n1\r\n\
+            *2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$1\r\n2\r\n\
+            *3\r\n$3\r\nSET\r\n$6\r\n{foo}y\r\n$1\r\n3\r\n*3\r\n$3\r\nSET\r\n$3\r\nbar\r\n$1\r\n4\r\n\
+            *3\r\n$7\r\nCLUSTER\r\n$9\r\nFLUSHSLOT\r\n$5\r\n12182\r\n";
+        let mut applier = Applier::new(Keyspace::new(), 0);
+        applier.load_file(log, 0, &|_| {}).unwrap();
+        let ks = applier.finish();
+        let keys: Vec<(u64, &[u8])> = ks.keys(None).map(|(db, key, _)| (db, key)).collect();
+        assert_eq!(keys, [(1, &b"bar"[..])]);
+        let mut applier = Applier::new(Keyspace::new(), 0);
+        let bad = b"*3\r\n$7\r\nCLUSTER\r\n$9\r\nflushslot\r\n$5\r\n16384\r\n";
+        let e = applier.load_file(bad, 0, &|_| {}).unwrap_err();
+        assert!(e.to_string().contains("out of range slot"), "{e}");
+    }
 }
