@@ -128,7 +128,7 @@ impl Runner {
     }
 }
 
-/// Whether a command (its name upper-cased, and its argument count with the name) changes
+/// Whether a command (its name in any case, and its argument count with the name) changes
 /// nothing but the key its first argument names, in the database in effect: commands of
 /// these kinds on keys in different hash halves of the keyspace can be applied at once.
 /// Commands that may name more keys (`DEL a b`), read other keys, or touch more than one
