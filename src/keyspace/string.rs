@@ -55,34 +55,30 @@ fn get_str<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k 
 /// conditions are refused.
 fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (key, value) = (c.arg(1)?, c.arg(2)?);
-    let (mut nx, mut xx, mut keep_ttl, mut expire, mut get) = (false, false, false, None, false);
+    let mut options = WriteOptions::default();
+    let mut get = false;
     // `IFEQ` (true) or `IFNE` (false), and the value compared.
     let mut condition: Option<(bool, &[u8])> = None;
     let mut i = 3;
-    while i < c.args.len() {
-        let a = c.args[i];
-        if is(a, "NX") {
-            nx = true;
-        } else if is(a, "XX") {
-            xx = true;
-        } else if is(a, "GET") {
+    while let Some(&a) = c.args.get(i) {
+        if let Some(taken) = options.take(a, c.args.get(i + 1).copied(), "set") {
+            i += taken?;
+            continue;
+        }
+        if is(a, "GET") {
             get = true;
-        } else if is(a, "KEEPTTL") {
-            keep_ttl = true;
         } else if (is(a, "IFEQ") || is(a, "IFNE")) && condition.is_none() {
             i += 1;
             condition = Some((is(a, "IFEQ"), c.arg(i)?));
         } else if is(a, "IFDEQ") || is(a, "IFDNE") {
             return Err("a digest condition: the model does not compute the servers' value digests".into());
-        } else if let Some(at) = expire_at(a, c.args.get(i + 1).copied(), "set") {
-            expire = Some(at?);
-            i += 1;
         } else {
             return Err("syntax error".into());
         }
         i += 1;
     }
-    if (nx && xx) || ((nx || xx) && condition.is_some()) || (keep_ttl && expire.is_some()) {
+    let WriteOptions { nx, xx, keep_ttl, expire } = options;
+    if options.conflict() || ((nx || xx) && condition.is_some()) {
         return Err("syntax error".into());
     }
     // Plain overwrites, the common case, need no look at the key first.
@@ -100,6 +96,42 @@ fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let ttl = if keep_ttl { existing.and_then(Slot::expire_ms) } else { expire };
     ks.put(c, key, Val::Str(value.into()), ttl);
     Ok(())
+}
+
+/// The options `SET` and `MSETEX` share.
+#[derive(Clone, Copy, Default)]
+struct WriteOptions {
+    nx: bool,
+    xx: bool,
+    keep_ttl: bool,
+    /// An absolute expiry, Unix ms.
+    expire: Option<i64>,
+}
+
+impl WriteOptions {
+    /// Takes `opt` (and `value` after it, for an expiry) when it is `NX`, `XX`, `KEEPTTL` or an
+    /// expiry of `command`; returns how many arguments it used, `None` for another option.
+    fn take(&mut self, opt: &[u8], value: Option<&[u8]>, command: &str) -> Option<Result<usize, Reject>> {
+        if is(opt, "NX") {
+            self.nx = true;
+        } else if is(opt, "XX") {
+            self.xx = true;
+        } else if is(opt, "KEEPTTL") {
+            self.keep_ttl = true;
+        } else {
+            let at = expire_at(opt, value, command)?;
+            return Some(at.map(|at| {
+                self.expire = Some(at);
+                2
+            }));
+        }
+        Some(Ok(1))
+    }
+
+    /// Whether options exclude each other (`NX` with `XX`, `KEEPTTL` with an expiry).
+    fn conflict(&self) -> bool {
+        (self.nx && self.xx) || (self.keep_ttl && self.expire.is_some())
+    }
 }
 
 /// The absolute expiry, Unix ms, of an expiry option `opt` of `command` with its `value`
@@ -156,26 +188,15 @@ fn msetex(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let end = n.checked_mul(2).and_then(|m| m.checked_add(2)).filter(|end| *end <= c.args.len());
     let end = end.ok_or("syntax error")?;
     let pairs = &c.args[2..end];
-    let (mut nx, mut xx, mut keep_ttl, mut expire) = (false, false, false, None);
+    let mut options = WriteOptions::default();
     let mut i = end;
     while let Some(&a) = c.args.get(i) {
-        if is(a, "NX") {
-            nx = true;
-        } else if is(a, "XX") {
-            xx = true;
-        } else if is(a, "KEEPTTL") {
-            keep_ttl = true;
-        } else if let Some(at) = expire_at(a, c.args.get(i + 1).copied(), "msetex") {
-            expire = Some(at?);
-            i += 1;
-        } else {
-            return Err("syntax error".into());
-        }
-        i += 1;
+        i += options.take(a, c.args.get(i + 1).copied(), "msetex").ok_or("syntax error")??;
     }
-    if (nx && xx) || (keep_ttl && expire.is_some()) {
+    if options.conflict() {
         return Err("syntax error".into());
     }
+    let WriteOptions { nx, xx, keep_ttl, expire } = options;
     let exists = |k: &&[u8]| ks.get(c.db, k).is_some();
     if (nx && pairs.iter().step_by(2).any(exists)) || (xx && !pairs.iter().step_by(2).all(exists)) {
         return Ok(());
