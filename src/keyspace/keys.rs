@@ -194,15 +194,27 @@ fn hash_slot(key: &[u8]) -> u16 {
     crc16_xmodem(tagged.unwrap_or(key)) % SLOTS
 }
 
-/// CRC-16/XMODEM (polynomial 0x1021, initial value 0, no reflection), bit by bit: slots are
-/// computed only for `CLUSTER FLUSHSLOT`.
+/// CRC-16/XMODEM (polynomial 0x1021, initial value 0, no reflection), a byte at a time.
 fn crc16_xmodem(bytes: &[u8]) -> u16 {
-    bytes.iter().fold(0u16, |crc, &byte| {
-        (0..8).fold(crc ^ (u16::from(byte) << 8), |crc, _| {
-            if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 }
-        })
-    })
+    bytes.iter().fold(0u16, |crc, &byte| (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ byte)])
 }
+
+/// The CRC-16/XMODEM of each byte value shifted into the top of the register.
+const CRC16_TABLE: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut crc = (byte as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            bit += 1;
+        }
+        table[byte] = crc;
+        byte += 1;
+    }
+    table
+};
 
 /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]` (and `RESTORE-ASKING`, the
 /// form a cluster migration sends, logged as it came): the payload is a
