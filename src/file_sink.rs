@@ -268,6 +268,29 @@ mod tests {
         round_trip(3 * CHUNK + 5, 3 * CHUNK + 5);
     }
 
+    /// Whether the filesystem of `dir` takes an aligned direct write.
+    #[cfg(target_os = "linux")]
+    fn takes_direct_writes(dir: &std::path::Path) -> bool {
+        let Ok(mut probe) = File::create(dir.join("probe")) else { return false };
+        let chunk = AlignedChunk::new();
+        direct_io::enable(&probe) && probe.write_all(&chunk.bytes()[..ALIGN]).is_ok()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn writes_whole_chunks_past_the_page_cache_where_the_filesystem_allows() {
+        let dir = tempfile::tempdir().unwrap();
+        if !takes_direct_writes(dir.path()) {
+            eprintln!("skipping: {} takes no direct writes", dir.path().display());
+            return;
+        }
+        let mut sink = FileSink::new(File::create(dir.path().join("out")).unwrap()).unwrap();
+        sink.write_all(&pattern(2 * CHUNK)).unwrap();
+        // Whole chunks leave no tail to write without O_DIRECT, so the flag is still on.
+        let file = sink.finish().unwrap();
+        assert!(rustix::fs::fcntl_getfl(&file).unwrap().contains(rustix::fs::OFlags::DIRECT));
+    }
+
     #[test]
     fn reports_a_write_failure() {
         let dir = tempfile::tempdir().unwrap();
