@@ -128,20 +128,10 @@ fn partner_lost() -> Error {
 #[cfg(test)]
 mod tests {
     use super::super::db::half_of;
+    use super::super::test_log::resp;
     use super::*;
     use crate::aof::reader::CommandReader;
     use crate::aof::resp::Parser;
-
-    /// `args` as one RESP command.
-    fn resp(args: &[&[u8]]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend(format!("${}\r\n", a.len()).bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        out
-    }
 
     /// A small deterministic generator.
     struct Rng(u64);

@@ -23,6 +23,7 @@ mod set;
 mod small;
 mod sort;
 mod stream;
+mod stream_refs;
 mod string;
 mod value;
 mod zset;
@@ -197,6 +198,32 @@ impl Keyspace {
     pub fn items(&self, drop_expired_at: Option<i64>) -> impl Iterator<Item = Item<'_>> + '_ {
         let keys = self.keys(drop_expired_at).map(|(db, key, slot)| Item::Key(slot.to_entry(db, key)));
         self.libraries().chain(keys)
+    }
+}
+
+/// Building logs for unit tests.
+#[cfg(test)]
+pub(crate) mod test_log {
+    use super::{Applier, Keyspace};
+
+    /// `args` as one RESP command.
+    pub(crate) fn resp(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend(format!("${}\r\n", a.len()).bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// The keyspace a log of `commands` (text words) builds, or the error that stops it.
+    pub(crate) fn load(commands: &[&[&str]]) -> crate::error::Result<Keyspace> {
+        let log: Vec<u8> =
+            commands.iter().flat_map(|c| resp(&c.iter().map(|w| w.as_bytes()).collect::<Vec<_>>())).collect();
+        let mut applier = Applier::new(Keyspace::new(), 0);
+        applier.load_file(&log, 0, &|_| {})?;
+        Ok(applier.finish())
     }
 }
 
