@@ -11,6 +11,7 @@ mod keyspace_collections;
 mod keyspace_hash_stream;
 mod keyspace_hll;
 mod keyspace_oracle;
+mod keyspace_redis8;
 mod keyspace_sort_geo;
 mod rewrite_oracle;
 mod robustness;

@@ -25,6 +25,7 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "FLUSHDB" => flushdb,
         "FLUSHALL" => flushall,
         "CLUSTER" => cluster,
+        "TRIMSLOTS" => trimslots,
         "RESTORE" | "RESTORE-ASKING" => restore,
         "MIGRATE" => |_, _| Err("servers log MIGRATE as the DEL of the keys it moved (or not at all)".into()),
         // The database switch is tracked by the reader; the rest leave the data as it is.
@@ -166,19 +167,76 @@ fn cluster(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Err("only CLUSTER FLUSHSLOT changes data: servers do not log the others".into());
     }
     c.exactly(3)?;
-    let slot = uint(c.args[2], u64::from(SLOTS - 1)).map_err(|_| "Invalid or out of range slot")?;
-    for db in ks.dbs.values_mut() {
-        let doomed: Vec<Vec<u8>> = db
-            .iter()
-            .filter(|(key, _)| u64::from(hash_slot(key)) == slot)
-            .map(|(key, _)| key.to_vec())
-            .collect();
-        for key in doomed {
+    let slot = slot_arg(c.args[2])?;
+    let dbs: Vec<u64> = ks.dbs.keys().copied().collect();
+    delete_slots(ks, &dbs, |s| s == slot);
+    Ok(())
+}
+
+/// `TRIMSLOTS RANGES n start end …` (Redis 8.4+, cluster mode, logged as given): deletes the
+/// keys of the slot ranges from database 0, the only one a Redis cluster node has.
+fn trimslots(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
+    c.at_least(5)?;
+    if !is(c.args[1], "RANGES") {
+        return Err("missing ranges argument".into());
+    }
+    let n = int(c.args[2])?;
+    let pairs = (c.args.len() - 3) / 2;
+    if n < 1 || n > i64::from(SLOTS) || usize::try_from(n) != Ok(pairs) || c.args.len().is_multiple_of(2) {
+        return Err("invalid number of ranges".into());
+    }
+    let chosen = slot_ranges(&c.args[3..])?;
+    delete_slots(ks, &[0], |s| chosen[usize::from(s)]);
+    Ok(())
+}
+
+/// Which slots pairs of `start end` arguments select, checked as servers check them: sorted
+/// by start, a range that begins right after the previous one's end is merged into it (even
+/// one whose end is before its start), then no merged range may be reversed or overlap.
+fn slot_ranges(args: &[&[u8]]) -> Result<Vec<bool>, Reject> {
+    let mut ranges =
+        args.chunks(2).map(|r| Ok((slot_arg(r[0])?, slot_arg(r[1])?))).collect::<Result<Vec<_>, Reject>>()?;
+    if ranges.len() >= usize::from(SLOTS) {
+        return Err(format!("invalid number of slot ranges: {}", ranges.len()));
+    }
+    ranges.sort_by_key(|r: &(u16, u16)| r.0);
+    let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            Some(last) if last.1 + 1 == start => last.1 = end,
+            _ => merged.push((start, end)),
+        }
+    }
+    let mut chosen = vec![false; usize::from(SLOTS)];
+    for &(start, end) in &merged {
+        if start > end {
+            return Err(format!("start slot number {start} is greater than end slot number {end}"));
+        }
+        for slot in start..=end {
+            if std::mem::replace(&mut chosen[usize::from(slot)], true) {
+                return Err(format!("Slot {slot} specified multiple times"));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// A hash slot argument.
+fn slot_arg(arg: &[u8]) -> Result<u16, Reject> {
+    uint(arg, u64::from(SLOTS - 1)).map(|s| s as u16).map_err(|_| "Invalid or out of range slot".into())
+}
+
+/// Deletes, from each of `dbs`, the keys whose hash slot `doomed` picks.
+fn delete_slots(ks: &mut Keyspace, dbs: &[u64], doomed: impl Fn(u16) -> bool) {
+    for db in dbs {
+        let Some(db) = ks.dbs.get_mut(db) else { continue };
+        let keys: Vec<Vec<u8>> =
+            db.iter().filter(|(key, _)| doomed(hash_slot(key))).map(|(key, _)| key.to_vec()).collect();
+        for key in keys {
             db.remove(&key);
         }
     }
     ks.dbs.retain(|_, db| !db.is_empty());
-    Ok(())
 }
 
 /// Hash slots of a cluster.
@@ -267,6 +325,7 @@ pub(super) fn decode_payload(payload: &[u8]) -> Result<Val, Reject> {
 mod tests {
     use super::*;
     use crate::keyspace::Applier;
+    use crate::keyspace::test_log::load;
 
     #[test]
     fn hash_slots_match_the_servers() {
@@ -298,5 +357,27 @@ mod tests {
         let bad = b"*3\r\n$7\r\nCLUSTER\r\n$9\r\nflushslot\r\n$5\r\n16384\r\n";
         let e = applier.load_file(bad, 0, &|_| {}).unwrap_err();
         assert!(e.to_string().contains("out of range slot"), "{e}");
+    }
+
+    #[test]
+    fn trimslots_arguments_are_checked_as_the_servers_do() {
+        let set: &[&str] = &["SET", "foo", "1"];
+        for (command, want) in [
+            (&["TRIMSLOTS", "SLOTS", "1", "0", "1"][..], "missing ranges argument"),
+            (&["TRIMSLOTS", "RANGES", "2", "0", "1"], "invalid number of ranges"),
+            (&["TRIMSLOTS", "RANGES", "1", "0", "16384"], "Invalid or out of range slot"),
+            (
+                &["TRIMSLOTS", "RANGES", "1", "9", "3"],
+                "start slot number 9 is greater than end slot number 3",
+            ),
+            (&["TRIMSLOTS", "RANGES", "2", "0", "5", "5", "9"], "Slot 5 specified multiple times"),
+        ] {
+            let e = load(&[set, command]).map(drop).unwrap_err().to_string();
+            assert!(e.contains(want), "{command:?}: {e}");
+        }
+        // Sorted by start, a range beginning right after another's end is merged into it, end
+        // and all: (12183, 12182) alone would be refused; merged, 12100 to 12182 go.
+        let ks = load(&[set, &["TRIMSLOTS", "RANGES", "2", "12183", "12182", "12100", "12182"]]).unwrap();
+        assert_eq!(ks.keys(None).count(), 0);
     }
 }

@@ -16,6 +16,7 @@
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int, is, show};
+use super::stream_refs::{self, Refs};
 use super::{Keyspace, Val};
 use crate::rdb::Bytes;
 use crate::rdb::Kind;
@@ -27,6 +28,8 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "XADD" => xadd,
         "XTRIM" => xtrim,
         "XDEL" => xdel,
+        "XDELEX" => stream_refs::xdelex,
+        "XACKDEL" => stream_refs::xackdel,
         "XSETID" => xsetid,
         "XGROUP" => xgroup,
         "XACK" => xack,
@@ -41,7 +44,7 @@ const MAX_ID: StreamId = StreamId { ms: u64::MAX, seq: u64::MAX };
 
 /// A stream id as servers parse one (`strict` refuses `-` and `+`); `ms` alone takes
 /// `missing_seq`. With `auto_seq`, `ms-*` gives `(ms, None)`.
-fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, Reject> {
+pub(super) fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, Reject> {
     match parse_id_auto(arg, missing_seq, strict, false)? {
         (ms, Some(seq)) => Ok(StreamId { ms, seq }),
         (_, None) => Err(bad_id()),
@@ -85,7 +88,11 @@ fn parse_id_auto(
 }
 
 /// The stream at `key`, when there is one (a wrong type is an error).
-fn get_stream<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k Stream<'static>>, Reject> {
+pub(super) fn get_stream<'k>(
+    ks: &'k Keyspace,
+    c: &Call<'_>,
+    key: &[u8],
+) -> Result<Option<&'k Stream<'static>>, Reject> {
     match ks.get(c.db, key).map(|s| &s.val) {
         None => Ok(None),
         Some(Val::Stream(s)) => Ok(Some(s)),
@@ -94,7 +101,7 @@ fn get_stream<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&
 }
 
 /// The existing stream at `key` for writing.
-fn stream_mut<'k>(
+pub(super) fn stream_mut<'k>(
     ks: &'k mut Keyspace,
     c: &Call<'_>,
     key: &[u8],
@@ -129,7 +136,7 @@ fn stream_or_insert<'k>(
 }
 
 /// Sets the first id as servers keep it after a deletion.
-fn update_first_id(s: &mut Stream<'static>) {
+pub(super) fn update_first_id(s: &mut Stream<'static>) {
     s.length = s.entries.len() as u64;
     s.first_id = Some(s.entries.first().map_or_else(StreamId::default, |e| e.id));
 }
@@ -144,12 +151,13 @@ enum Trim {
 /// Options of `XADD`/`XTRIM`; for `XADD`, the position of the id too.
 struct AddTrimArgs {
     trim: Option<Trim>,
+    refs: Option<Refs>,
     no_mkstream: bool,
     id_at: usize,
 }
 
 fn parse_add_trim(c: &Call<'_>, xadd: bool) -> Result<AddTrimArgs, Reject> {
-    let mut out = AddTrimArgs { trim: None, no_mkstream: false, id_at: c.args.len() };
+    let mut out = AddTrimArgs { trim: None, refs: None, no_mkstream: false, id_at: c.args.len() };
     let mut limit = false;
     let mut i = 2;
     while i < c.args.len() {
@@ -183,6 +191,8 @@ fn parse_add_trim(c: &Call<'_>, xadd: bool) -> Result<AddTrimArgs, Reject> {
             }
             limit = true;
             i += 1;
+        } else if let Some(refs) = Refs::from_option(opt).filter(|_| out.refs.is_none()) {
+            out.refs = Some(refs);
         } else if xadd && is(opt, "NOMKSTREAM") {
             out.no_mkstream = true;
         } else if xadd {
@@ -203,10 +213,17 @@ fn parse_add_trim(c: &Call<'_>, xadd: bool) -> Result<AddTrimArgs, Reject> {
     Ok(out)
 }
 
-/// Trims `s` as servers do exactly; approximate trimming depends on how entries are grouped
-/// in nodes, which the log does not tell, so it is accepted only when it removes nothing.
-/// Trimming does not move the max deleted id. Returns the number of entries removed.
-fn trim(s: &mut Stream<'static>, how: Trim) -> Result<usize, Reject> {
+/// Trims `s` as servers do exactly under `refs` (see `stream_refs`). With `KEEPREF`,
+/// approximate trimming depends on how entries are grouped in nodes, which the log does not
+/// tell, so it is accepted only when it removes nothing. Trimming does not move the max
+/// deleted id. Returns the number of entries removed.
+fn trim(s: &mut Stream<'static>, how: Trim, refs: Refs) -> Result<usize, Reject> {
+    if refs != Refs::Keep {
+        return match how {
+            Trim::MaxLen(n, _) => stream_refs::trim_with_refs(s, Some(n), None, refs),
+            Trim::MinId(id, _) => stream_refs::trim_with_refs(s, None, Some(id), refs),
+        };
+    }
     let remove = match how {
         Trim::MaxLen(n, _) => s.entries.len().saturating_sub(usize::try_from(n).unwrap_or(usize::MAX)),
         Trim::MinId(id, _) => s.entries.partition_point(|e| e.id < id),
@@ -222,7 +239,7 @@ fn trim(s: &mut Stream<'static>, how: Trim) -> Result<usize, Reject> {
     Ok(remove)
 }
 
-/// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] n [LIMIT n]] id|ms-* field value …` (`*` is
+/// `XADD key [NOMKSTREAM] [KEEPREF|DELREF|ACKED] [MAXLEN|MINID [=|~] n [LIMIT n]] id|ms-* field value …` (`*` is
 /// refused: servers log the id they generated).
 fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let key = c.arg(1)?;
@@ -266,7 +283,7 @@ fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     s.last_id = id;
     update_first_id(s);
     if let Some(how) = args.trim {
-        trim(s, how)?;
+        trim(s, how, args.refs.unwrap_or_default())?;
     }
     Ok(())
 }
@@ -275,7 +292,7 @@ fn xtrim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let key = c.arg(1)?;
     let args = parse_add_trim(c, false)?;
     if let (Some(s), Some(how)) = (stream_mut(ks, c, key)?, args.trim) {
-        trim(s, how)?;
+        trim(s, how, args.refs.unwrap_or_default())?;
     }
     Ok(())
 }
@@ -287,13 +304,7 @@ fn xdel(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let Some(s) = stream_mut(ks, c, c.args[1])? else { return Ok(()) };
     let mut deleted = false;
     for id in ids {
-        if let Ok(at) = s.entries.binary_search_by(|e| e.id.cmp(&id)) {
-            s.entries.remove(at);
-            deleted = true;
-            if s.max_deleted_id.is_none_or(|m| id > m) {
-                s.max_deleted_id = Some(id);
-            }
-        }
+        deleted |= stream_refs::delete_entry(s, id);
     }
     if deleted {
         update_first_id(s);
@@ -347,7 +358,10 @@ fn xsetid(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 }
 
 /// The group named `name`.
-fn group_mut<'s>(s: &'s mut Stream<'static>, name: &[u8]) -> Option<&'s mut ConsumerGroup<'static>> {
+pub(super) fn group_mut<'s>(
+    s: &'s mut Stream<'static>,
+    name: &[u8],
+) -> Option<&'s mut ConsumerGroup<'static>> {
     s.groups.iter_mut().find(|g| g.name.as_cow().as_ref() == name)
 }
 
@@ -463,7 +477,7 @@ fn consumer_index(g: &mut ConsumerGroup<'static>, name: &[u8], seen_ms: i64) -> 
 }
 
 /// Rebuilds each consumer's list of pending ids from the group's pending entries.
-fn sync_consumer_pending(g: &mut ConsumerGroup<'static>) {
+pub(super) fn sync_consumer_pending(g: &mut ConsumerGroup<'static>) {
     for k in &mut g.consumers {
         k.pending.clear();
     }
@@ -494,8 +508,10 @@ fn xack(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 /// [LASTID id]`, as servers log every claim and delivery. `IDLE` and a non-zero min-idle
 /// time are relative to a time the log does not hold, and refused.
 ///
-/// Redis 7.0 logs `XREADGROUP` deliveries as such claims without the group's entries-read
-/// counter: a `LASTID` that moves the group forward advances it as the delivery did.
+/// A `LASTID` moves the group's last id, not its entries-read counter: Redis 7.0 logs
+/// `XREADGROUP` deliveries without the counter, so the server that wrote such a log counted
+/// reads that the same server loading the log does not (later servers log `XGROUP SETID …
+/// ENTRIESREAD` after the claims).
 fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     c.at_least(6)?;
     let (key, name, consumer) = (c.args[1], c.args[2], c.args[3]);
@@ -539,23 +555,15 @@ fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Err("XCLAIM without TIME: the delivery time would be the time of the replay".into());
     };
     let s = stream_mut(ks, c, key)?.ok_or_else(wrong_type)?;
-    let counter = Counter {
-        entries: &s.entries,
-        length: s.entries.len() as u64,
-        last_id: s.last_id,
-        first_id: s.first_id.unwrap_or_default(),
-        max_deleted: s.max_deleted_id.unwrap_or_default(),
-        entries_added: s.entries_added.unwrap_or(0) as i64,
-    };
+    let entries = &s.entries;
     let g =
         s.groups.iter_mut().find(|g| g.name.as_cow().as_ref() == name).ok_or_else(|| no_group(c, name))?;
     if last_id > g.last_id {
-        counter.advance(g, last_id);
         g.last_id = last_id;
     }
     for id in ids {
         let at = g.pending.binary_search_by(|p| p.id.cmp(&id));
-        if counter.entries.binary_search_by(|e| e.id.cmp(&id)).is_err() {
+        if entries.binary_search_by(|e| e.id.cmp(&id)).is_err() {
             if let Ok(at) = at {
                 g.pending.remove(at);
             }
@@ -588,64 +596,6 @@ fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     }
     sync_consumer_pending(g);
     Ok(())
-}
-
-/// What a group's entries-read counter needs to know about its stream (as Redis 7.0 updates
-/// it when delivering).
-struct Counter<'s> {
-    entries: &'s [StreamEntry<'static>],
-    length: u64,
-    last_id: StreamId,
-    first_id: StreamId,
-    max_deleted: StreamId,
-    entries_added: i64,
-}
-
-impl Counter<'_> {
-    /// Delivers the entries after the group's last id up to `to`, one by one.
-    fn advance(&self, g: &mut ConsumerGroup<'static>, to: StreamId) {
-        let from = g.last_id;
-        for id in self.entries.iter().map(|e| e.id).filter(|id| *id > from && *id <= to) {
-            let read = g.entries_read.unwrap_or(-1);
-            if read != -1 && !self.tombstones_from(id) {
-                g.entries_read = Some(read + 1);
-            } else if self.entries_added != 0 {
-                g.entries_read = Some(self.distance(id));
-            }
-        }
-    }
-
-    /// Whether a deleted entry may lie at or after `start`.
-    fn tombstones_from(&self, start: StreamId) -> bool {
-        let zero = StreamId::default();
-        if self.length == 0 || self.max_deleted == zero || self.first_id > self.max_deleted {
-            return false;
-        }
-        start <= self.max_deleted
-    }
-
-    /// The position of `id` among all entries ever added, when it can be told (-1 otherwise).
-    fn distance(&self, id: StreamId) -> i64 {
-        if self.entries_added == 0 {
-            return 0;
-        }
-        if self.length == 0 && id <= self.last_id {
-            return self.entries_added;
-        }
-        match id.cmp(&self.last_id) {
-            std::cmp::Ordering::Equal => return self.entries_added,
-            std::cmp::Ordering::Greater => return -1,
-            std::cmp::Ordering::Less => {}
-        }
-        if self.max_deleted == StreamId::default() || self.max_deleted < self.first_id {
-            match id.cmp(&self.first_id) {
-                std::cmp::Ordering::Less => return self.entries_added - self.length as i64,
-                std::cmp::Ordering::Equal => return self.entries_added - self.length as i64 + 1,
-                std::cmp::Ordering::Greater => {}
-            }
-        }
-        -1
-    }
 }
 
 #[cfg(test)]

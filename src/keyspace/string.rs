@@ -49,16 +49,15 @@ fn get_str<'k>(ks: &'k Keyspace, c: &Call<'_>, key: &[u8]) -> Result<Option<&'k 
     }
 }
 
-/// `SET key value [NX|XX|IFEQ v|IFNE v] [GET] [EXAT s|PXAT ms|KEEPTTL]` (relative `EX`/`PX`
-/// are refused: servers log them as `PXAT`). `IFEQ` (Valkey 8.1+, Redis 8.4) sets only a string
-/// equal to `v`, `IFNE` (Redis 8.4) a missing key or a string that differs; Redis 8.4's digest
-/// conditions are refused.
+/// `SET key value [NX|XX|IFEQ v|IFNE v|IFDEQ d|IFDNE d] [GET] [EXAT s|PXAT ms|KEEPTTL]`
+/// (relative `EX`/`PX` are refused: servers log them as `PXAT`). The conditions (Valkey 8.1+
+/// `IFEQ`; Redis 8.4+ all four) set only over a string: `IFEQ`/`IFDEQ` one equal to `v` or
+/// whose digest is `d`, `IFNE`/`IFDNE` a missing key or a string that differs.
 fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let (key, value) = (c.arg(1)?, c.arg(2)?);
     let mut options = WriteOptions::default();
     let mut get = false;
-    // `IFEQ` (true) or `IFNE` (false), and the value compared.
-    let mut condition: Option<(bool, &[u8])> = None;
+    let mut condition: Option<Condition<'_>> = None;
     let mut i = 3;
     while let Some(&a) = c.args.get(i) {
         if let Some(taken) = options.take(a, c.args.get(i + 1).copied(), "set") {
@@ -67,11 +66,13 @@ fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         }
         if is(a, "GET") {
             get = true;
-        } else if (is(a, "IFEQ") || is(a, "IFNE")) && condition.is_none() {
+        } else if let Some(test) = ValueTest::from_option(a) {
+            // The same condition may be repeated (the last value counts), not mixed.
+            if condition.is_some_and(|held| held.test != test) {
+                return Err("syntax error".into());
+            }
             i += 1;
-            condition = Some((is(a, "IFEQ"), c.arg(i)?));
-        } else if is(a, "IFDEQ") || is(a, "IFDNE") {
-            return Err("a digest condition: the model does not compute the servers' value digests".into());
+            condition = Some(Condition { test, operand: c.arg(i)? });
         } else {
             return Err("syntax error".into());
         }
@@ -87,7 +88,7 @@ fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Err(wrong_type());
     }
     let blocked = match condition {
-        Some((equal, v)) => (get_str(ks, c, key)? == Some(v)) != equal,
+        Some(cond) => !cond.holds(get_str(ks, c, key)?)?,
         None => (nx && existing.is_some()) || (xx && existing.is_none()),
     };
     if blocked {
@@ -96,6 +97,62 @@ fn set(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let ttl = if keep_ttl { existing.and_then(Slot::expire_ms) } else { expire };
     ks.put(c, key, Val::Str(value.into()), ttl);
     Ok(())
+}
+
+/// What a `SET` condition compares the current value with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ValueTest {
+    Equal,
+    NotEqual,
+    DigestEqual,
+    DigestNotEqual,
+}
+
+impl ValueTest {
+    fn from_option(opt: &[u8]) -> Option<ValueTest> {
+        [
+            ("IFEQ", ValueTest::Equal),
+            ("IFNE", ValueTest::NotEqual),
+            ("IFDEQ", ValueTest::DigestEqual),
+            ("IFDNE", ValueTest::DigestNotEqual),
+        ]
+        .into_iter()
+        .find_map(|(word, test)| is(opt, word).then_some(test))
+    }
+}
+
+/// A `SET` condition and its operand (a value or a digest).
+#[derive(Clone, Copy)]
+struct Condition<'c> {
+    test: ValueTest,
+    operand: &'c [u8],
+}
+
+impl Condition<'_> {
+    /// Whether the condition lets `SET` write over `current` (a missing key: `None`). A digest
+    /// must be 16 characters, checked only when there is a value to compare.
+    fn holds(&self, current: Option<&[u8]>) -> Result<bool, Reject> {
+        let Some(current) = current else {
+            return Ok(matches!(self.test, ValueTest::NotEqual | ValueTest::DigestNotEqual));
+        };
+        let digest_matches = || {
+            if self.operand.len() != 16 {
+                return Err("must be exactly 16 hexadecimal characters".to_string());
+            }
+            Ok(value_digest(current).as_bytes().eq_ignore_ascii_case(self.operand))
+        };
+        Ok(match self.test {
+            ValueTest::Equal => current == self.operand,
+            ValueTest::NotEqual => current != self.operand,
+            ValueTest::DigestEqual => digest_matches()?,
+            ValueTest::DigestNotEqual => !digest_matches()?,
+        })
+    }
+}
+
+/// A string value's digest as Redis 8.4+ shows it (`DIGEST key`): XXH3-64, 16 hex digits.
+fn value_digest(value: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(value))
 }
 
 /// The options `SET` and `MSETEX` share.

@@ -516,6 +516,15 @@ pub enum Aof<'a> {
 /// Starts a fresh `kind` on `aof` with `--aof-load-truncated yes|no` and returns the dataset's
 /// `DEBUG DIGEST`, or why the server refused to start.
 pub fn load_aof(kind: Kind, aof: Aof<'_>, load_truncated: bool) -> Result<Digest, LoadFailure> {
+    load_aof_and_save(kind, aof, load_truncated).map(|(digest, _)| digest)
+}
+
+/// [`load_aof`], also returning the RDB file the server `SAVE`s of what it loaded.
+pub fn load_aof_and_save(
+    kind: Kind,
+    aof: Aof<'_>,
+    load_truncated: bool,
+) -> Result<(Digest, Vec<u8>), LoadFailure> {
     let dir = tempfile::tempdir().expect("temporary directory");
     match aof {
         Aof::File(bytes) => fs::write(dir.path().join("appendonly.aof"), bytes).expect("writing the AOF"),
@@ -540,7 +549,7 @@ pub fn load_aof(kind: Kind, aof: Aof<'_>, load_truncated: bool) -> Result<Digest
         truncated,
     ];
     let mut server = Server::start(kind, dir.path(), &args)?;
-    Ok(server.digest())
+    Ok((server.digest(), server.save()))
 }
 
 /// Starts a fresh `kind` on an RDB file (`dump.rdb`) and returns the dataset's `DEBUG DIGEST`.

@@ -1,0 +1,291 @@
+//! Commands only Redis 8.2+ has, judged by Redis 8.6 (see `keyspace_oracle`): `SET` with value
+//! and digest conditions, `DELEX`, `MSETEX`; the stream deletion strategies (`KEEPREF`,
+//! `DELREF`, `ACKED`) of `XADD`/`XTRIM`, `XDELEX`, `XACKDEL`; `TRIMSLOTS` in cluster mode.
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use aoftool::keyspace::{Applier, Keyspace};
+use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
+use aoftool::rewrite::{Inputs, write_rdb};
+
+use crate::keyspace_oracle::{Cmd, cmd, differential_replies, far_ms, key, value};
+use crate::support::XorShift;
+use crate::support::server::{self, Kind, Reply, Server};
+
+/// Builds a command from mixed text and byte arguments.
+fn words(parts: &[&[u8]]) -> Cmd {
+    parts.iter().map(|p| p.to_vec()).collect()
+}
+
+/// Runs `commands` through [`differential_replies`] on Redis 8.6; `None` when it is not
+/// installed (and `CI` is not set).
+fn on_redis8(commands: &[Cmd]) -> Option<Vec<Reply>> {
+    if !server::available(Kind::Redis8, false) {
+        return None;
+    }
+    Some(differential_replies(Kind::Redis8, commands).unwrap_or_else(|e| panic!("redis8: {e}")))
+}
+
+/// How many of the commands named `name` (with `option` among their arguments, when given) the
+/// server accepted.
+fn accepted(commands: &[Cmd], replies: &[Reply], name: &str, option: Option<&str>) -> usize {
+    commands
+        .iter()
+        .zip(replies)
+        .filter(|(c, r)| {
+            c[0].eq_ignore_ascii_case(name.as_bytes())
+                && option.is_none_or(|o| c.iter().any(|a| a.eq_ignore_ascii_case(o.as_bytes())))
+                && !matches!(r, Reply::Error(_))
+        })
+        .count()
+}
+
+/// The digest Redis 8.6 itself gives each value (`DIGEST key`), so that digest conditions are
+/// judged by the server's hash, not by ours.
+fn server_digests(values: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(Kind::Redis8, dir.path(), &[]).unwrap();
+    values
+        .iter()
+        .map(|v| {
+            srv.command(&[&b"SET"[..], b"d", v]);
+            match srv.command(&[&b"DIGEST"[..], b"d"]) {
+                Reply::Bulk(Some(d)) => d,
+                other => panic!("DIGEST: {other:?}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn conditional_string_writes_match_redis8() {
+    if !server::available(Kind::Redis8, false) {
+        return;
+    }
+    let mut rng = XorShift::new(81);
+    let values: Vec<Vec<u8>> = (0..3).map(|i| format!("v{i}").into_bytes()).chain([b"17".to_vec()]).collect();
+    let digests = server_digests(&values);
+    let pick = |rng: &mut XorShift| rng.below(values.len() as u64) as usize;
+    let mut commands = Vec::new();
+    for _ in 0..1000 {
+        let k = format!("s{}", rng.below(2)).into_bytes();
+        let (v, other) = (values[pick(&mut rng)].clone(), pick(&mut rng));
+        let mut digest = digests[other].clone();
+        if rng.below(3) == 0 {
+            digest.make_ascii_uppercase();
+        }
+        let at = far_ms(&mut rng).into_bytes();
+        let c = match rng.below(14) {
+            0 | 1 => words(&[b"SET", &k, &v]),
+            2 => words(&[b"SET", &k, &v, b"IFEQ", &values[other]]),
+            3 => words(&[b"SET", &k, &v, b"IFNE", &values[other]]),
+            4 => words(&[b"SET", &k, &v, b"IFDEQ", &digest]),
+            5 => words(&[b"SET", &k, &v, b"IFDNE", &digest]),
+            6 => words(&[b"SET", &k, &v, b"IFDEQ", &digest, b"PXAT", &at, b"GET"]),
+            7 => words(&[b"SET", &k, &v, b"IFNE", &values[other], b"EX", b"1000"]),
+            8 => words(&[b"SET", &k, &v, b"IFDNE", b"0123", b"KEEPTTL"]),
+            9 => words(&[b"DELEX", &k, b"IFEQ", &values[other]]),
+            10 => words(&[b"DELEX", &k, b"IFDNE", &digest]),
+            11 => words(&[b"MSETEX", b"2", &k, &v, b"s9", &v, b"XX", b"PXAT", &at]),
+            12 => words(&[b"LPUSH", &k, &v]),
+            _ => words(&[b"DEL", &k]),
+        };
+        commands.push(c);
+    }
+    // Each condition once on a key of its own, so that its outcome stays in the dataset.
+    for i in 0..200 {
+        let k = format!("c{i}").into_bytes();
+        let (held, other) = (pick(&mut rng), pick(&mut rng));
+        let mut digest = digests[other].clone();
+        if i % 2 == 0 {
+            digest.make_ascii_uppercase();
+        }
+        commands.push(words(&[b"SET", &k, &values[held]]));
+        commands.push(match i % 5 {
+            0 => words(&[b"SET", &k, b"new", b"IFEQ", &values[other]]),
+            1 => words(&[b"SET", &k, b"new", b"IFNE", &values[other]]),
+            2 => words(&[b"SET", &k, b"new", b"IFDEQ", &digest]),
+            3 => words(&[b"SET", &k, b"new", b"IFDNE", &digest]),
+            _ => words(&[b"DELEX", &k, b"IFDEQ", &digest]),
+        });
+    }
+    commands.push(words(&[b"SET", b"s:rep", b"a"]));
+    commands.push(words(&[b"SET", b"s:rep", b"b", b"IFEQ", b"x", b"IFEQ", b"a"]));
+    let replies = on_redis8(&commands).unwrap();
+    for option in ["IFEQ", "IFNE", "IFDEQ", "IFDNE"] {
+        // Writes whose condition held (an `OK` reply; the others reply nil).
+        let wrote = commands
+            .iter()
+            .zip(&replies)
+            .filter(|(c, r)| {
+                c.iter().any(|a| a.eq_ignore_ascii_case(option.as_bytes()))
+                    && **r == Reply::Simple("OK".into())
+            })
+            .count();
+        assert!(wrote > 10, "only {wrote} SET … {option} wrote");
+    }
+    assert!(accepted(&commands, &replies, "DELEX", None) > 20);
+    assert!(accepted(&commands, &replies, "MSETEX", None) > 20);
+}
+
+/// A random stream command with the Redis 8.2+ deletion strategies, on colliding keys, groups
+/// and consumers. Command number `n` adds entry `n-1`, so that the ids other commands name
+/// (below `n`) often exist.
+fn stream_command(rng: &mut XorShift, n: u64) -> Cmd {
+    let k = key(rng, "x");
+    let g = format!("g{}", rng.below(2)).into_bytes();
+    let consumer = format!("c{}", rng.below(3)).into_bytes();
+    let new_id = format!("{n}-1").into_bytes();
+    let id = |rng: &mut XorShift| format!("{}-1", n.saturating_sub(rng.below(25))).into_bytes();
+    let id1 = id(rng);
+    let id2 = id(rng);
+    let len = (rng.below(6)).to_string().into_bytes();
+    let refs: &[u8] = [&b"KEEPREF"[..], b"DELREF", b"ACKED"][rng.below(3) as usize];
+    let keep_or_del: &[u8] = [&b"KEEPREF"[..], b"DELREF"][rng.below(2) as usize];
+    let v = value(rng);
+    match rng.below(20) {
+        0..=3 => words(&[b"XADD", &k, &new_id, b"f", &v]),
+        4 => words(&[b"XADD", &k, &new_id, b"f", &v, b"g", b"1"]),
+        5 => words(&[b"XADD", &k, keep_or_del, b"MAXLEN", &len, &new_id, b"f", &v]),
+        6 => words(&[b"XADD", &k, refs, b"MINID", b"~", &id1, &new_id, b"f", &v]),
+        7 => words(&[b"XTRIM", &k, b"MAXLEN", b"=", &len, keep_or_del]),
+        8 => words(&[b"XTRIM", &k, refs, b"MINID", &id1]),
+        9 => words(&[b"XDELEX", &k, refs, b"IDS", b"2", &id1, &id2]),
+        10 => words(&[b"XDELEX", &k, b"IDS", b"1", &id1]),
+        11 => words(&[b"XACKDEL", &k, &g, refs, b"IDS", b"2", &id1, &id2]),
+        12 => words(&[b"XGROUP", b"CREATE", &k, &g, [&b"$"[..], b"0"][rng.below(2) as usize], b"MKSTREAM"]),
+        13 => words(&[b"XGROUP", b"SETID", &k, &g, &id1]),
+        14..=16 => words(&[b"XREADGROUP", b"GROUP", &g, &consumer, b"COUNT", b"3", b"STREAMS", &k, b">"]),
+        17 => words(&[b"XACK", &k, &g, &id1]),
+        18 => words(&[b"XDEL", &k, &id1]),
+        _ => words(&[b"DEL", &k]),
+    }
+}
+
+#[test]
+fn stream_deletion_strategies_match_redis8() {
+    if !server::available(Kind::Redis8, false) {
+        return;
+    }
+    let mut rng = XorShift::new(82);
+    let mut commands: Vec<Cmd> = (1..=700).map(|n| stream_command(&mut rng, n)).collect();
+    for fixed in [
+        // ACKED with MAXLEN where no referenced entry is passed over before the last deletion.
+        &["XADD", "fx:a", "1-1", "a", "1"][..],
+        &["XADD", "fx:a", "2-1", "a", "2"],
+        &["XADD", "fx:a", "3-1", "a", "3"],
+        &["XADD", "fx:a", "4-1", "a", "4"],
+        &["XGROUP", "CREATE", "fx:a", "g", "0"],
+        &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "fx:a", ">"],
+        &["XACK", "fx:a", "g", "1-1"],
+        &["XTRIM", "fx:a", "MAXLEN", "3", "ACKED"],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "fx:a", ">"],
+        &["XACK", "fx:a", "g", "2-1", "3-1", "4-1"],
+        &["XADD", "fx:a", "ACKED", "MAXLEN", "~", "1", "5-1", "a", "5"],
+        // XACKDEL acknowledging in one group while another still needs the entry.
+        &["XADD", "fx:b", "1-1", "a", "1"],
+        &["XADD", "fx:b", "2-1", "a", "2"],
+        &["XGROUP", "CREATE", "fx:b", "g1", "0"],
+        &["XGROUP", "CREATE", "fx:b", "g2", "0"],
+        &["XREADGROUP", "GROUP", "g1", "a", "STREAMS", "fx:b", ">"],
+        &["XREADGROUP", "GROUP", "g2", "b", "STREAMS", "fx:b", ">"],
+        &["XACKDEL", "fx:b", "g1", "ACKED", "IDS", "1", "1-1"],
+        &["XACKDEL", "fx:b", "g1", "DELREF", "IDS", "1", "2-1"],
+        &["XACKDEL", "fx:b", "g2", "IDS", "1", "1-1"],
+        // Options after the ids, a second IDS replacing the first.
+        &["XDELEX", "fx:b", "IDS", "1", "9-9", "IDS", "1", "1-1", "DELREF"],
+        &["XADD", "fx:c", "1-1", "a", "1"],
+        &["XGROUP", "CREATE", "fx:c", "g", "0"],
+        &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "fx:c", ">"],
+        // ACKED keeps what a group has not been delivered yet.
+        &["XADD", "fx:d", "1-1", "a", "1"],
+        &["XADD", "fx:d", "2-1", "a", "2"],
+        &["XADD", "fx:d", "3-1", "a", "3"],
+        &["XGROUP", "CREATE", "fx:d", "g", "1-1"],
+        &["XDELEX", "fx:d", "ACKED", "IDS", "2", "1-1", "2-1"],
+        &["XTRIM", "fx:d", "MINID", "9-9", "ACKED"],
+        // DELREF drops pending entries even of an id that is not in the stream.
+        &["XDELEX", "fx:c", "DELREF", "IDS", "2", "1-1", "7-7"],
+    ] {
+        commands.push(cmd(fixed));
+    }
+    let replies = on_redis8(&commands).unwrap();
+    for (name, option) in [
+        ("XDELEX", Some("ACKED")),
+        ("XDELEX", Some("DELREF")),
+        ("XACKDEL", Some("ACKED")),
+        ("XACKDEL", Some("DELREF")),
+        ("XTRIM", Some("DELREF")),
+        ("XTRIM", Some("ACKED")),
+        ("XADD", Some("DELREF")),
+        ("XADD", Some("ACKED")),
+    ] {
+        let n = accepted(&commands, &replies, name, option);
+        assert!(n > 5, "only {n} {name} … {option:?} accepted");
+    }
+}
+
+/// Polls `CLUSTER INFO` until the node says the cluster is usable.
+fn wait_cluster_ok(srv: &mut Server) {
+    let start = Instant::now();
+    loop {
+        if let Reply::Bulk(Some(info)) = srv.command(&["CLUSTER", "INFO"])
+            && info.starts_with(b"cluster_state:ok")
+        {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "cluster state never became ok");
+        sleep(Duration::from_millis(20));
+    }
+}
+
+/// `TRIMSLOTS` as a cluster-mode Redis 8.6 logs it: the node gives up half its slots and
+/// trims them (ranges that the server merges included), and the keyspace built from its AOF
+/// loads in a standalone server with the same digest.
+#[test]
+fn trimslots_matches_redis8_in_cluster_mode() {
+    if !server::available(Kind::Redis8, false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--appenddirname",
+        "aof",
+        "--cluster-enabled",
+        "yes",
+    ];
+    let mut origin = Server::start(Kind::Redis8, dir.path(), &args).unwrap();
+    assert_eq!(origin.command(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), Reply::Simple("OK".into()));
+    wait_cluster_ok(&mut origin);
+    let mut rng = XorShift::new(83);
+    for i in 0..400 {
+        let k = format!("k{i}");
+        let v = value(&mut rng);
+        assert_eq!(origin.command(&[&b"SET"[..], k.as_bytes(), &v]), Reply::Simple("OK".into()));
+    }
+    let before = origin.dbsize();
+    assert_eq!(origin.command(&["CLUSTER", "DELSLOTSRANGE", "8192", "16383"]), Reply::Simple("OK".into()));
+    for trim in [
+        &["TRIMSLOTS", "RANGES", "2", "9001", "9100", "9101", "9050"][..],
+        &["TRIMSLOTS", "RANGES", "1", "12000", "12000"],
+        &["TRIMSLOTS", "RANGES", "2", "8192", "9000", "13000", "16383"],
+    ] {
+        assert_eq!(origin.command(trim), Reply::Simple("OK".into()), "{trim:?}");
+    }
+    let after = origin.dbsize();
+    assert!(after < before && after > 0, "{before} keys, {after} after trimming");
+    let digest = origin.digest();
+    let inputs = Inputs::open(&dir.path().join("aof")).unwrap();
+    let mut applier = Applier::new(Keyspace::new(), 0);
+    inputs.apply(&mut applier, 0, &|_| {}).unwrap();
+    let keyspace = applier.finish();
+    let mut rdb = Vec::new();
+    let values = ValueWriter::new(Target::for_input(None), Lossy::default());
+    write_rdb(&keyspace, values, FileOptions::default(), None, &mut rdb).unwrap();
+    assert_eq!(server::load_rdb(Kind::Redis8, &rdb).unwrap(), digest);
+}
