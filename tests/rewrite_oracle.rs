@@ -1,6 +1,7 @@
-//! `aoftool rewrite` judged by real servers: AOFs written by Redis 7.0 and Valkey 9.1 (plain,
-//! RDB preamble, multi-part with AOF and RDB bases), rewritten in every form, load with the
-//! digest of the original; the aof form is no larger than the server's own BGREWRITEAOF.
+//! `aoftool rewrite` judged by real servers: AOFs written by Redis 7.0, Redis 8.6 and Valkey
+//! 9.1 (plain, RDB preamble, multi-part with AOF and RDB bases), rewritten in every form, load
+//! with the digest of the original; the aof form is no larger than the server's own
+//! BGREWRITEAOF.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -45,46 +46,102 @@ fn digest_of(dir: &Path, name: &str) -> server::Digest {
     server::Digest(fs::read_to_string(dir.join(format!("{name}.digest"))).unwrap().trim().to_string())
 }
 
+/// Rewrites `input` in every form (with `extra` options) and checks that each loads in `kind`
+/// with digest `want`; `what` names the input in messages.
+fn check_every_form(kind: Kind, input: &Path, want: &server::Digest, extra: &[&str], what: &str) {
+    let out = tempfile::tempdir().unwrap();
+    for (form, file) in
+        [("aof", "out.aof"), ("rdb", "out.rdb"), ("preamble", "out-preamble.aof"), ("multipart", "dir")]
+    {
+        let output = out.path().join(file);
+        rewrite(input, &output, form, extra);
+        let got = match form {
+            "rdb" => server::load_rdb(kind, &fs::read(&output).unwrap()),
+            "multipart" => server::load_aof(kind, Aof::Dir(&output), false),
+            _ => server::load_aof(kind, Aof::File(&fs::read(&output).unwrap()), false),
+        };
+        assert_eq!(got.unwrap_or_else(|f| panic!("{what} as {form}: {f}")), *want, "{what} as {form}");
+    }
+}
+
 #[test]
 fn every_fixture_aof_rewrites_to_every_form_with_the_same_digest() {
     for (kind, dir_name, version) in fixtures() {
         let dir = testdata().join(dir_name);
-        let rewrite = |input: &Path, output: &Path, form: &str, extra: &[&str]| {
-            rewrite(input, output, form, &[&["--rdb-version", version], extra].concat())
-        };
         for name in AOFS {
-            let want = digest_of(&dir, name);
-            let out = tempfile::tempdir().unwrap();
-            let input = dir.join(name);
-            let what = |form: &str| format!("{dir_name}/{name} as {form}");
-            let aof = out.path().join("out.aof");
-            rewrite(&input, &aof, "aof", &[]);
-            let got = server::load_aof(kind, Aof::File(&fs::read(&aof).unwrap()), false);
-            assert_eq!(got.unwrap_or_else(|f| panic!("{}: {f}", what("aof"))), want, "{}", what("aof"));
-            let rdb = out.path().join("out.rdb");
-            rewrite(&input, &rdb, "rdb", &[]);
-            let got = server::load_rdb(kind, &fs::read(&rdb).unwrap());
-            assert_eq!(got.unwrap_or_else(|f| panic!("{}: {f}", what("rdb"))), want, "{}", what("rdb"));
-            let preamble = out.path().join("out-preamble.aof");
-            rewrite(&input, &preamble, "preamble", &[]);
-            let got = server::load_aof(kind, Aof::File(&fs::read(&preamble).unwrap()), false);
-            assert_eq!(
-                got.unwrap_or_else(|f| panic!("{}: {f}", what("preamble"))),
-                want,
-                "{}",
-                what("preamble")
-            );
-            let multipart = out.path().join("dir");
-            rewrite(&input, &multipart, "multipart", &[]);
-            let got = server::load_aof(kind, Aof::Dir(&multipart), false);
-            assert_eq!(
-                got.unwrap_or_else(|f| panic!("{}: {f}", what("multipart"))),
-                want,
-                "{}",
-                what("multipart")
+            let what = format!("{dir_name}/{name}");
+            check_every_form(
+                kind,
+                &dir.join(name),
+                &digest_of(&dir, name),
+                &["--rdb-version", version],
+                &what,
             );
         }
     }
+}
+
+/// A Redis 8.6 multi-part AOF with an RDB base (written by `BGREWRITEAOF` half way through a
+/// workload of every type, field TTLs, Redis 8 stream and string commands, several databases
+/// and a transaction) rewrites to every form with the digest of the data, the aof form no
+/// larger than the server's own rewrite.
+#[test]
+fn a_redis8_aof_with_an_rdb_base_rewrites_to_every_form() {
+    if !server::available(Kind::Redis8, false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes", "--appenddirname", "aof", "--aof-use-rdb-preamble", "yes"];
+    let mut srv = Server::start(Kind::Redis8, dir.path(), &args).unwrap();
+    let workload = |srv: &mut Server, round: u32| {
+        for i in 0..50u32 {
+            let k = |t: &str| format!("{t}{round}:{}", i % 7);
+            let ms = (4_102_444_800_000u64 + u64::from(i)).to_string();
+            let commands: [&[&str]; 14] = [
+                &["SET", &k("s"), &format!("v{i}"), "PXAT", &ms],
+                &["SET", &k("s"), "w", "IFNE", "v3"],
+                &["RPUSH", &k("l"), "a", &i.to_string()],
+                &["SADD", &k("t"), &i.to_string(), "x"],
+                &["ZADD", &k("z"), &format!("{}.5", i), &format!("m{i}")],
+                &["HSET", &k("h"), &format!("f{i}"), "1", "g", "2"],
+                &["HPEXPIREAT", &k("h"), &ms, "FIELDS", "1", "g"],
+                &["XADD", &k("x"), "DELREF", "MAXLEN", "5", "*", "f", "v"],
+                &["XGROUP", "CREATE", &k("x"), "g", "0"],
+                &["XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", &k("x"), ">"],
+                &["SELECT", "3"],
+                &["INCRBY", &k("n"), "5"],
+                &["SELECT", "0"],
+                &["PFADD", &k("p"), &format!("e{i}")],
+            ];
+            for c in commands {
+                srv.command(c);
+            }
+        }
+        for c in [&["MULTI"][..], &["SET", "tx", "1"], &["LPUSH", "txl", "a"], &["EXEC"]] {
+            srv.command(c);
+        }
+    };
+    workload(&mut srv, 0);
+    srv.command(&["BGREWRITEAOF"]);
+    let started = Instant::now();
+    while !matches!(srv.command(&["INFO", "persistence"]), Reply::Bulk(Some(i)) if String::from_utf8_lossy(&i).contains("aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "BGREWRITEAOF did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    workload(&mut srv, 1);
+    drop(srv);
+    let aof = dir.path().join("aof");
+    let base_is_rdb =
+        fs::read_dir(&aof).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".base.rdb"));
+    assert!(base_is_rdb, "the server wrote no RDB base");
+    let want = server::load_aof(Kind::Redis8, Aof::Dir(&aof), false).unwrap();
+    check_every_form(Kind::Redis8, &aof, &want, &[], "a Redis 8.6 multi-part AOF");
+    let out = tempfile::tempdir().unwrap();
+    let ours = out.path().join("out.aof");
+    rewrite(&aof, &ours, "aof", &[]);
+    let (ours, theirs) = (fs::read(&ours).unwrap().len(), server_rewrite(Kind::Redis8, &aof).len());
+    assert!(ours <= theirs, "ours {ours} bytes, the server's BGREWRITEAOF {theirs} bytes");
 }
 
 /// The server's own rewrite of `aof` with `aof-use-rdb-preamble no`: the base file it writes.
