@@ -47,9 +47,12 @@ fn without_consumer_times(mut items: Vec<Item<'static>>) -> Vec<Item<'static>> {
     items
 }
 
-/// `items` without the pending entries whose stream entry is gone, and how many there were.
-fn without_dangling_pending(mut items: Vec<Item<'static>>) -> (Vec<Item<'static>>, u64) {
-    let mut dropped = 0;
+/// `items` as a RESP replay rebuilds them: without the pending entries and remembered
+/// idempotent ids whose stream entry is gone, and with the idempotent-id counters a replay
+/// gives (the ids it records, no duplicates); and how many of each were changed (pending
+/// entries, idempotent ids, streams whose counters changed).
+fn as_replayed(mut items: Vec<Item<'static>>) -> (Vec<Item<'static>>, (u64, u64, u64)) {
+    let mut lost = (0, 0, 0);
     for item in &mut items {
         if let Item::Key(e) = item
             && let Value::Stream(s) = &mut e.value
@@ -58,14 +61,28 @@ fn without_dangling_pending(mut items: Vec<Item<'static>>) -> (Vec<Item<'static>
             for g in &mut s.groups {
                 let before = g.pending.len();
                 g.pending.retain(|p| live.contains(&p.id));
-                dropped += (before - g.pending.len()) as u64;
+                lost.0 += (before - g.pending.len()) as u64;
                 for c in &mut g.consumers {
                     c.pending.retain(|id| live.contains(id));
                 }
             }
+            if let Some(idmp) = &mut s.idmp {
+                let mut recorded = 0;
+                for p in &mut idmp.producers {
+                    let before = p.entries.len();
+                    p.entries.retain(|(_, id)| live.contains(id));
+                    lost.1 += (before - p.entries.len()) as u64;
+                    recorded += p.entries.len() as u64;
+                }
+                idmp.producers.retain(|p| !p.entries.is_empty());
+                if (idmp.iids_added, idmp.iids_duplicates) != (recorded, 0) {
+                    lost.2 += 1;
+                    (idmp.iids_added, idmp.iids_duplicates) = (recorded, 0);
+                }
+            }
         }
     }
-    (items, dropped)
+    (items, lost)
 }
 
 /// Runs `commands` on a fresh `kind` with an AOF, then checks that the keyspace built from
@@ -95,8 +112,15 @@ pub(crate) fn differential_replies(kind: Kind, commands: &[Cmd]) -> Result<Vec<R
     let replies: Vec<Reply> = commands.iter().map(|c| origin.command(c)).collect();
     let digest = origin.digest();
     let aof = dir.path().join("aof");
+    if std::env::var_os("DEBUG_KEEP_AOF").is_some() {
+        let _ =
+            std::process::Command::new("cp").args(["-r", aof.to_str().unwrap(), "/tmp/kept-aof"]).status();
+    }
     let inputs = Inputs::open(&aof).map_err(|e| e.to_string())?;
-    let mut applier = Applier::new(Keyspace::new(), 0);
+    // The test knows which server wrote the log, as a user can say with `--written-by`.
+    let mut keyspace = Keyspace::new();
+    keyspace.claims_create_consumers = Some(kind != Kind::Redis7);
+    let mut applier = Applier::new(keyspace, 0);
     inputs.apply(&mut applier, 0, &|_| {}).map_err(|e| format!("applying the server's AOF: {e}"))?;
     let keyspace = applier.finish();
     drop(origin);
@@ -132,13 +156,15 @@ pub(crate) fn differential_replies(kind: Kind, commands: &[Cmd]) -> Result<Vec<R
     if replayed != digest {
         return Err(format!("RESP from the keyspace: digest {replayed}, the server had {digest}"));
     }
-    // RESP cannot carry a pending entry whose stream entry was deleted; the writer says how
-    // many it left out, and exactly those must be all that is missing.
-    let (want, dangling) = without_dangling_pending(want);
-    if written.adjustments.pending_entries_dropped != dangling {
+    // RESP cannot carry everything (see `as_replayed`); the writer says what it left out, and
+    // exactly that must be all that differs.
+    let (want, lost) = as_replayed(want);
+    let adj = &written.adjustments;
+    let reported = (adj.pending_entries_dropped, adj.idempotent_ids_dropped, adj.idempotent_counters_reset);
+    if reported != lost {
         return Err(format!(
-            "RESP from the keyspace: {} pending entries reported dropped, {dangling} dangle",
-            written.adjustments.pending_entries_dropped
+            "RESP from the keyspace: reported lost (pending entries, idempotent ids, streams' \
+             idempotent counters) {reported:?}, but {lost:?} cannot be replayed"
         ));
     }
     let got = without_consumer_times(content(&replayed_saved));

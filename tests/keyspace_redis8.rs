@@ -289,3 +289,68 @@ fn trimslots_matches_redis8_in_cluster_mode() {
     write_rdb(&keyspace, values, FileOptions::default(), None, &mut rdb).unwrap();
     assert_eq!(server::load_rdb(Kind::Redis8, &rdb).unwrap(), digest);
 }
+
+/// A random stream command with idempotent producers: `XADD … IDMP|IDMPAUTO` (often repeating
+/// an id, so that duplicates are logged with `*`), configuration changes, deletions and trims.
+fn idempotent_command(rng: &mut XorShift) -> Cmd {
+    let k = format!("i{}", rng.below(3)).into_bytes();
+    let pid = format!("p{}", rng.below(3)).into_bytes();
+    let iid = [format!("m{}", rng.below(8)).into_bytes(), vec![0, 0xff, rng.below(3) as u8]]
+        [rng.below(2) as usize]
+        .clone();
+    let v = [b"".to_vec(), b"17".to_vec(), format!("v{}", rng.below(3)).into_bytes(), vec![0xfe, 0]]
+        [rng.below(4) as usize]
+        .clone();
+    let n = (rng.below(4) + 1).to_string().into_bytes();
+    match rng.below(16) {
+        0..=4 => words(&[b"XADD", &k, b"IDMP", &pid, &iid, b"*", b"f", &v]),
+        5..=7 => words(&[b"XADD", &k, b"IDMPAUTO", &pid, b"*", b"f", &v, b"g", b"1"]),
+        8 => words(&[b"XADD", &k, b"MAXLEN", b"3", b"IDMP", &pid, &iid, b"*", b"f", &v]),
+        9 => words(&[b"XCFGSET", &k, b"IDMP-MAXSIZE", &n]),
+        10 => words(&[b"XCFGSET", &k, b"IDMP-DURATION", b"500", b"IDMP-MAXSIZE", b"100"]),
+        11 => words(&[b"XTRIM", &k, b"MAXLEN", b"2"]),
+        12 => words(&[b"XADD", &k, b"*", b"plain", &v]),
+        13 => words(&[b"XGROUP", b"CREATE", &k, b"g", b"0"]),
+        14 => words(&[b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", b"1", b"STREAMS", &k, b">"]),
+        _ => words(&[b"DEL", &k]),
+    }
+}
+
+#[test]
+fn idempotent_producers_match_redis8() {
+    if !server::available(Kind::Redis8, false) {
+        return;
+    }
+    let mut rng = XorShift::new(84);
+    let mut commands: Vec<Cmd> = (0..400).map(|_| idempotent_command(&mut rng)).collect();
+    // The server's own rewrite (without an RDB preamble) records remembered ids with
+    // XIDMPRECORD and a configuration with XCFGSET; a few commands follow in the new log.
+    for fixed in
+        [&["CONFIG", "SET", "aof-use-rdb-preamble", "no"][..], &["BGREWRITEAOF"], &["DEBUG", "SLEEP", "0.5"]]
+    {
+        commands.push(cmd(fixed));
+    }
+    commands.extend((0..20).map(|_| idempotent_command(&mut rng)));
+    for fixed in [
+        // Past IDMP-MAXSIZE the oldest id is forgotten: m1 is added anew, m3 is a duplicate.
+        &["XADD", "fi", "*", "f", "v"][..],
+        &["XCFGSET", "fi", "IDMP-MAXSIZE", "2"],
+        &["XADD", "fi", "IDMP", "p", "m1", "*", "f", "1"],
+        &["XADD", "fi", "IDMP", "p", "m2", "*", "f", "2"],
+        &["XADD", "fi", "IDMP", "p", "m3", "*", "f", "3"],
+        &["XADD", "fi", "IDMP", "p", "m1", "*", "f", "4"],
+        &["XADD", "fi", "IDMP", "p", "m3", "*", "f", "5"],
+    ] {
+        commands.push(cmd(fixed));
+    }
+    let replies = on_redis8(&commands).unwrap();
+    let duplicates = commands
+        .iter()
+        .zip(&replies)
+        .filter(|(c, r)| {
+            c[0] == b"XADD" && c.iter().any(|a| a.starts_with(b"IDMP")) && !matches!(r, Reply::Error(_))
+        })
+        .count();
+    assert!(duplicates > 150, "only {duplicates} XADD … IDMP accepted");
+    assert!(accepted(&commands, &replies, "XCFGSET", None) > 20);
+}

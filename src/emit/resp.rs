@@ -5,7 +5,7 @@
 
 use crate::dataset::{Entry, Item, pre_ga_library_code};
 use crate::error::{Error, ErrorKind, Result};
-use crate::rdb::stream::{Stream, StreamId};
+use crate::rdb::stream::{IDMP_DEFAULT_DURATION_S, IDMP_DEFAULT_MAX_ENTRIES, Idmp, Stream, StreamId};
 use crate::rdb::write::record::{dump_payload, is_empty_collection};
 use crate::rdb::write::value::ScoreText;
 use crate::rdb::write::{Adjustments, ValueWriter};
@@ -219,7 +219,41 @@ fn put_stream(out: &mut Vec<u8>, key: &Bytes<'_>, s: &Stream<'_>, adj: &mut Adju
             cmd.arg(b"JUSTID").arg(b"FORCE");
         }
     }
+    if let Some(idmp) = &s.idmp {
+        put_idempotent_ids(out, key, idmp, &live, adj);
+    }
     Ok(())
+}
+
+/// A stream's idempotent-producer state as the servers' rewrite writes it: `XCFGSET` when the
+/// configuration is not the default, then `XIDMPRECORD` for each remembered id whose entry is
+/// still there, producer by producer, oldest first.
+fn put_idempotent_ids(
+    out: &mut Vec<u8>,
+    key: &Bytes<'_>,
+    idmp: &Idmp<'_>,
+    live: &rustc_hash::FxHashSet<StreamId>,
+    adj: &mut Adjustments,
+) {
+    if (idmp.duration_s, idmp.max_entries) != (IDMP_DEFAULT_DURATION_S, IDMP_DEFAULT_MAX_ENTRIES) {
+        let mut cmd = Command::new(out, 6);
+        cmd.arg(b"XCFGSET").bytes(key).arg(b"IDMP-DURATION").int(idmp.duration_s as i64);
+        cmd.arg(b"IDMP-MAXSIZE").int(idmp.max_entries as i64);
+    }
+    let mut recorded = 0;
+    for p in &idmp.producers {
+        for (iid, id) in &p.entries {
+            if !live.contains(id) {
+                adj.idempotent_ids_dropped += 1;
+                continue;
+            }
+            Command::new(out, 5).arg(b"XIDMPRECORD").bytes(key).bytes(&p.pid).bytes(iid).id(*id);
+            recorded += 1;
+        }
+    }
+    if (idmp.iids_added, idmp.iids_duplicates) != (recorded, 0) {
+        adj.idempotent_counters_reset += 1;
+    }
 }
 
 /// One RESP command being appended: `*<argc>` then bulk strings.

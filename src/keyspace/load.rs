@@ -12,8 +12,8 @@ use crate::aof::reader::{CommandReader, CommandRecord};
 use crate::aof::resp::Parser;
 use crate::dataset::Item;
 use crate::error::{Error, ErrorKind, Result};
-use crate::rdb::Reader;
 use crate::rdb::reader::Record;
+use crate::rdb::{Reader, Vendor};
 
 impl Keyspace {
     /// Adds one item of a dataset (an RDB record): keys replace what they name, libraries are
@@ -126,6 +126,13 @@ impl<'a> Applier<'a> {
         let mut resp_start = 0;
         if crate::check::is_rdb(data) {
             let mut reader = Reader::new(data)?;
+            let header = reader.header();
+            self.keyspace_mut().claims_create_consumers = match (header.vendor, header.version) {
+                (Vendor::Redis, ..=10) => Some(false),
+                (Vendor::Redis, 13..) | (Vendor::Valkey, _) => Some(true),
+                // Redis 7.2 to 8.4: not checked against a server.
+                _ => None,
+            };
             let stamp = self.stamp();
             while let Some(record) = reader.next_record()? {
                 if let Record::Eof(trailer) = &record {

@@ -23,6 +23,7 @@ mod set;
 mod small;
 mod sort;
 mod stream;
+mod stream_idmp;
 mod stream_refs;
 mod string;
 mod value;
@@ -130,6 +131,10 @@ pub struct Keyspace {
     pub dbs: BTreeMap<u64, Db>,
     /// Function libraries by name: their source code.
     pub functions: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Whether an `XCLAIM` that claims nothing still creates its consumer, as the server that
+    /// wrote the log does: no for Redis 7.0 and older, yes for Redis 8.6 and Valkey 9, unknown
+    /// (`None`) until an RDB header (a preamble or base) names the format.
+    pub claims_create_consumers: Option<bool>,
 }
 
 impl Keyspace {
@@ -164,7 +169,7 @@ impl Keyspace {
     /// the parts back together; moving a half moves no keys.
     pub(super) fn split(&mut self) -> Keyspace {
         let dbs = self.dbs.iter_mut().map(|(&n, db)| (n, db.split_off_upper())).collect();
-        Keyspace { dbs, functions: BTreeMap::new() }
+        Keyspace { dbs, functions: BTreeMap::new(), claims_create_consumers: self.claims_create_consumers }
     }
 
     /// Takes back the part [`Keyspace::split`] moved out; databases left without keys are

@@ -16,6 +16,7 @@
 
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int, is, show};
+use super::stream_idmp::{self, IdmpOption};
 use super::stream_refs::{self, Refs};
 use super::{Keyspace, Val};
 use crate::rdb::Bytes;
@@ -30,6 +31,8 @@ pub(super) fn lookup(name: &str) -> Option<Handler> {
         "XDEL" => xdel,
         "XDELEX" => stream_refs::xdelex,
         "XACKDEL" => stream_refs::xackdel,
+        "XCFGSET" => stream_idmp::xcfgset,
+        "XIDMPRECORD" => stream_idmp::xidmprecord,
         "XSETID" => xsetid,
         "XGROUP" => xgroup,
         "XACK" => xack,
@@ -149,15 +152,16 @@ enum Trim {
 }
 
 /// Options of `XADD`/`XTRIM`; for `XADD`, the position of the id too.
-struct AddTrimArgs {
+struct AddTrimArgs<'c> {
     trim: Option<Trim>,
     refs: Option<Refs>,
+    idmp: Option<IdmpOption<'c>>,
     no_mkstream: bool,
     id_at: usize,
 }
 
-fn parse_add_trim(c: &Call<'_>, xadd: bool) -> Result<AddTrimArgs, Reject> {
-    let mut out = AddTrimArgs { trim: None, refs: None, no_mkstream: false, id_at: c.args.len() };
+fn parse_add_trim<'c>(c: &Call<'c>, xadd: bool) -> Result<AddTrimArgs<'c>, Reject> {
+    let mut out = AddTrimArgs { trim: None, refs: None, idmp: None, no_mkstream: false, id_at: c.args.len() };
     let mut limit = false;
     let mut i = 2;
     while i < c.args.len() {
@@ -195,6 +199,13 @@ fn parse_add_trim(c: &Call<'_>, xadd: bool) -> Result<AddTrimArgs, Reject> {
             out.refs = Some(refs);
         } else if xadd && is(opt, "NOMKSTREAM") {
             out.no_mkstream = true;
+        } else if let Some(parsed) = IdmpOption::parse(c.args, i).filter(|_| xadd) {
+            if out.idmp.is_some() {
+                return Err("syntax error, IDMP/IDMPAUTO specified multiple times".into());
+            }
+            let (option, taken) = parsed?;
+            out.idmp = Some(option);
+            i += taken - 1;
         } else if xadd {
             out.id_at = i;
             break;
@@ -239,7 +250,8 @@ fn trim(s: &mut Stream<'static>, how: Trim, refs: Refs) -> Result<usize, Reject>
     Ok(remove)
 }
 
-/// `XADD key [NOMKSTREAM] [KEEPREF|DELREF|ACKED] [MAXLEN|MINID [=|~] n [LIMIT n]] id|ms-* field value …` (`*` is
+/// `XADD key [NOMKSTREAM] [KEEPREF|DELREF|ACKED] [IDMP pid iid|IDMPAUTO pid] [MAXLEN|MINID [=|~] n
+/// [LIMIT n]] id|ms-* field value …` (`*` is
 /// refused: servers log the id they generated).
 fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let key = c.arg(1)?;
@@ -249,11 +261,9 @@ fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if fields.len() < 2 || !fields.len().is_multiple_of(2) {
         return Err("wrong number of arguments".into());
     }
-    if id_arg == b"*" {
-        return Err("an id generated from the clock: servers log XADD with the id they generated".into());
-    }
-    let (ms, seq) = parse_id_auto(id_arg, 0, true, true)?;
-    if ms == 0 && seq == Some(0) {
+    // `*` is logged only for an idempotent id already seen, which adds nothing.
+    let given = if id_arg == b"*" { None } else { Some(parse_id_auto(id_arg, 0, true, true)?) };
+    if given == Some((0, Some(0))) {
         return Err("The ID specified in XADD must be greater than 0-0".into());
     }
     let existing = get_stream(ks, c, key)?;
@@ -261,6 +271,16 @@ fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         return Ok(());
     }
     let s = stream_or_insert(ks, c, key)?;
+    let iid = match args.idmp {
+        Some(option) => match stream_idmp::before_add(s, option, fields) {
+            Some(iid) => Some(iid),
+            None => return Ok(()),
+        },
+        None => None,
+    };
+    let Some((ms, seq)) = given else {
+        return Err("an id generated from the clock: servers log XADD with the id they generated".into());
+    };
     if s.last_id == MAX_ID {
         return Err("The stream has exhausted the last possible ID, unable to add more items".into());
     }
@@ -282,6 +302,9 @@ fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     s.entries_added = Some(s.entries_added.unwrap_or(0) + 1);
     s.last_id = id;
     update_first_id(s);
+    if let (Some(option), Some(iid)) = (args.idmp, iid) {
+        stream_idmp::after_add(s, option, iid, id);
+    }
     if let Some(how) = args.trim {
         trim(s, how, args.refs.unwrap_or_default())?;
     }
@@ -508,6 +531,9 @@ fn xack(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 /// [LASTID id]`, as servers log every claim and delivery. `IDLE` and a non-zero min-idle
 /// time are relative to a time the log does not hold, and refused.
 ///
+/// A consumer the group does not have is created when it claims an entry; when it claims
+/// none, only by newer servers (see [`Keyspace::claims_create_consumers`]).
+///
 /// A `LASTID` moves the group's last id, not its entries-read counter: Redis 7.0 logs
 /// `XREADGROUP` deliveries without the counter, so the server that wrote such a log counted
 /// reads that the same server loading the log does not (later servers log `XGROUP SETID …
@@ -554,6 +580,7 @@ fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let Some(time) = time.filter(|t| *t >= 0) else {
         return Err("XCLAIM without TIME: the delivery time would be the time of the replay".into());
     };
+    let claims_create_consumers = ks.claims_create_consumers;
     let s = stream_mut(ks, c, key)?.ok_or_else(wrong_type)?;
     let entries = &s.entries;
     let g =
@@ -594,6 +621,20 @@ fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
         k.seen_time_ms = time;
         k.active_time_ms = Some(time);
     }
+    if !g.consumers.iter().any(|k| k.name.as_cow().as_ref() == consumer) {
+        match claims_create_consumers {
+            Some(true) => {
+                consumer_index(g, consumer, time);
+            }
+            Some(false) => {}
+            None => {
+                return Err("XCLAIM that claims nothing for a consumer the group does not have: Redis \
+                            7.0 does not create the consumer, Redis 8.6 and Valkey 9 do, and the log \
+                            does not say which server wrote it"
+                    .into());
+            }
+        }
+    }
     sync_consumer_pending(g);
     Ok(())
 }
@@ -601,6 +642,34 @@ fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::Applier;
+    use crate::keyspace::test_log::{load, resp};
+
+    fn error(commands: &[&[&str]]) -> String {
+        load(commands).map(drop).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_claim_of_nothing_creates_its_consumer_as_the_writing_server_would() {
+        let log: [&[&str]; 3] = [
+            &["XADD", "s", "1-1", "f", "v"],
+            &["XGROUP", "CREATE", "s", "g", "0"],
+            &["XCLAIM", "s", "g", "newc", "0", "9-9", "TIME", "5", "FORCE", "JUSTID"],
+        ];
+        let e = error(&log);
+        assert!(e.contains("the log does not say which server wrote it"), "{e}");
+        for (creates, consumers) in [(false, 0), (true, 1)] {
+            let mut applier =
+                Applier::new(Keyspace { claims_create_consumers: Some(creates), ..Keyspace::new() }, 0);
+            let text: Vec<u8> =
+                log.iter().flat_map(|c| resp(&c.iter().map(|w| w.as_bytes()).collect::<Vec<_>>())).collect();
+            applier.load_file(&text, 0, &|_| {}).unwrap();
+            match applier.finish().get(0, b"s").map(|slot| &slot.val) {
+                Some(Val::Stream(s)) => assert_eq!(s.groups[0].consumers.len(), consumers),
+                _ => panic!("no stream"),
+            }
+        }
+    }
 
     #[test]
     fn ids_parse_as_the_servers_do() {

@@ -68,6 +68,25 @@ pub struct Idmp<'a> {
     pub iids_duplicates: u64,
 }
 
+/// Servers' default `stream-idmp-duration`, seconds: what a new stream starts with.
+pub const IDMP_DEFAULT_DURATION_S: u64 = 100;
+/// Servers' default `stream-idmp-maxsize`: what a new stream starts with.
+pub const IDMP_DEFAULT_MAX_ENTRIES: u64 = 100;
+
+impl Idmp<'_> {
+    /// The state of a stream new on a server with the default configuration.
+    pub fn server_default() -> Idmp<'static> {
+        Idmp { duration_s: IDMP_DEFAULT_DURATION_S, max_entries: IDMP_DEFAULT_MAX_ENTRIES, ..Idmp::default() }
+    }
+
+    /// Whether this is exactly [`Idmp::server_default`].
+    pub fn is_server_default(&self) -> bool {
+        (self.duration_s, self.max_entries, self.iids_added, self.iids_duplicates)
+            == (IDMP_DEFAULT_DURATION_S, IDMP_DEFAULT_MAX_ENTRIES, 0, 0)
+            && self.producers.is_empty()
+    }
+}
+
 /// One idempotent producer and the message ids it sent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IdmpProducer<'a> {

@@ -6,7 +6,7 @@ use super::target::{FieldTtls, Target};
 use super::value::Lossy;
 use crate::dataset::{Entry, Item, pre_ga_library_code};
 use crate::error::Result;
-use crate::rdb::stream::{Stream, StreamId};
+use crate::rdb::stream::{Idmp, Stream, StreamId};
 use crate::rdb::{Bytes, Reader, Value};
 
 /// The item as reading back a file written for `target` gives it, in canonical order
@@ -96,7 +96,11 @@ fn as_written_stream(version: u8, s: &mut Stream<'_>) {
         s.max_deleted_id = Some(s.max_deleted_id.unwrap_or_default());
         s.entries_added = Some(s.entries_added.unwrap_or(s.length));
     }
-    s.idmp = None;
+    if version < 4 {
+        s.idmp = None;
+    } else if s.idmp.is_none() {
+        s.idmp = Some(Idmp::server_default());
+    }
     for g in &mut s.groups {
         g.entries_read = if version < 2 { None } else { Some(g.entries_read.unwrap_or(-1)) };
         g.nacked = None;

@@ -37,6 +37,12 @@ pub struct Adjustments {
     /// Pending entries whose stream entry was deleted: an `XCLAIM` replay cannot recreate
     /// them (RESP output only).
     pub pending_entries_dropped: u64,
+    /// Remembered idempotent ids whose stream entry was deleted: `XIDMPRECORD` refuses them
+    /// (RESP output only).
+    pub idempotent_ids_dropped: u64,
+    /// Streams whose counts of idempotent ids added and duplicates seen a replay does not
+    /// reproduce (RESP output only: a replay counts the ids it records and no duplicates).
+    pub idempotent_counters_reset: u64,
 }
 
 impl Adjustments {
@@ -48,6 +54,8 @@ impl Adjustments {
         self.stream_metadata_dropped += other.stream_metadata_dropped;
         self.empty_keys_skipped += other.empty_keys_skipped;
         self.pending_entries_dropped += other.pending_entries_dropped;
+        self.idempotent_ids_dropped += other.idempotent_ids_dropped;
+        self.idempotent_counters_reset += other.idempotent_counters_reset;
     }
 }
 

@@ -1,5 +1,5 @@
 //! Encoding streams: entries in listpack nodes keyed by their master id, then metadata,
-//! consumer groups, PELs and consumers in the target's stream layout (1 to 3).
+//! consumer groups, PELs and consumers in the target's stream layout (1 to 4).
 
 use rustc_hash::FxHashSet;
 
@@ -10,7 +10,7 @@ use super::target::Target;
 use super::value::unrepresentable;
 use crate::error::Result;
 use crate::rdb::Encoding;
-use crate::rdb::stream::{Consumer, ConsumerGroup, Stream, StreamEntry, StreamId};
+use crate::rdb::stream::{Consumer, ConsumerGroup, Idmp, Stream, StreamEntry, StreamId};
 
 /// Default `stream-node-max-entries` and `stream-node-max-bytes`.
 const NODE_MAX_ENTRIES: usize = 100;
@@ -53,17 +53,43 @@ pub(super) fn put_stream(
         put_group(out, group, version);
         dropped |= version < 3 && group.consumers.iter().any(|c| c.active_time_ms.is_some());
     }
+    if version >= 4 {
+        put_idmp(out, s.idmp.as_ref().unwrap_or(&Idmp::server_default()));
+    } else {
+        // A configuration alone (no remembered ids, see `check`) is left to the defaults.
+        dropped |= s.idmp.as_ref().is_some_and(|i| !i.is_server_default());
+    }
     adj.stream_metadata_dropped += u64::from(dropped);
     Ok(match version {
         1 => Encoding::StreamListpacks,
         2 => Encoding::StreamListpacks2,
-        _ => Encoding::StreamListpacks3,
+        3 => Encoding::StreamListpacks3,
+        _ => Encoding::StreamListpacks4,
     })
+}
+
+/// Idempotent-producer state (layout 4): configuration, producers with their remembered ids
+/// oldest first, counters.
+fn put_idmp(out: &mut Vec<u8>, idmp: &Idmp<'_>) {
+    put_len(out, idmp.duration_s);
+    put_len(out, idmp.max_entries);
+    put_len(out, idmp.producers.len() as u64);
+    for p in &idmp.producers {
+        put_bytes(out, &p.pid);
+        put_len(out, p.entries.len() as u64);
+        for (iid, id) in &p.entries {
+            put_bytes(out, iid);
+            put_id(out, *id);
+        }
+    }
+    put_len(out, idmp.iids_added);
+    put_len(out, idmp.iids_duplicates);
 }
 
 /// Refuses what the target's stream layouts cannot hold and what servers refuse to load.
 fn check(target: Target, s: &Stream<'_>) -> Result<()> {
     if let Some(idmp) = &s.idmp
+        && target.stream_version() < 4
         && (!idmp.producers.is_empty() || idmp.iids_added > 0 || idmp.iids_duplicates > 0)
     {
         return Err(unrepresentable(target, "stream idempotent-producer state (Redis 8.6+)".into(), ""));

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::rdb::{Header, Vendor};
 
-/// An RDB format the writer can produce: `REDIS0009`..`REDIS0012` or `VALKEY080`.
+/// An RDB format the writer can produce: `REDIS0009`..`REDIS0013` or `VALKEY080`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target {
     vendor: Vendor,
@@ -24,11 +24,12 @@ pub enum FieldTtls {
 
 impl Target {
     /// Every target, oldest first.
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 6] = [
         Target { vendor: Vendor::Redis, version: 9 },
         Target { vendor: Vendor::Redis, version: 10 },
         Target { vendor: Vendor::Redis, version: 11 },
         Target { vendor: Vendor::Redis, version: 12 },
+        Target { vendor: Vendor::Redis, version: 13 },
         Target { vendor: Vendor::Valkey, version: 80 },
     ];
 
@@ -40,7 +41,7 @@ impl Target {
         Target::ALL.into_iter().find(|t| t.vendor == vendor && t.version == version)
     }
 
-    /// Parses `9`..`12`, `REDIS0010`, `valkey80` or `VALKEY080` (case-insensitive).
+    /// Parses `9`..`13`, `REDIS0010`, `valkey80` or `VALKEY080` (case-insensitive).
     pub fn parse(text: &str) -> Option<Target> {
         let upper = text.to_ascii_uppercase();
         let (vendor, digits) = if let Some(d) = upper.strip_prefix("VALKEY") {
@@ -52,7 +53,7 @@ impl Target {
     }
 
     /// The default target for an input: its own format when the writer produces it, else the
-    /// nearest one the writer produces (9 for older files, 12 for newer Redis, VALKEY080 for
+    /// nearest one the writer produces (9 for older files, 13 for newer Redis, VALKEY080 for
     /// newer Valkey), else [`Target::DEFAULT`].
     pub fn for_input(header: Option<Header>) -> Target {
         let Some(h) = header else { return Target::DEFAULT };
@@ -94,11 +95,12 @@ impl Target {
         self.has_listpacks()
     }
 
-    /// The stream layout written (1 to 3).
+    /// The stream layout written (1 to 4; 4 with idempotent-producer state, Redis 8.6).
     pub fn stream_version(self) -> u8 {
         match (self.vendor, self.version) {
             (Vendor::Redis, 9) => 1,
             (Vendor::Redis, 10) => 2,
+            (Vendor::Redis, 13) => 4,
             _ => 3,
         }
     }
@@ -119,7 +121,8 @@ impl Target {
             (_, 9) => "5.0.0",
             (_, 10) => "7.0.0",
             (_, 11) => "7.2.0",
-            _ => "7.4.0",
+            (_, 12) => "7.4.0",
+            _ => "8.6.0",
         }
     }
 }
@@ -131,7 +134,8 @@ impl fmt::Display for Target {
             (_, 9) => "Redis 5.0-6.2",
             (_, 10) => "Redis 7.0",
             (_, 11) => "Redis 7.2, Valkey 7.2-8",
-            _ => "Redis 7.4",
+            (_, 12) => "Redis 7.4-8.4",
+            _ => "Redis 8.6",
         };
         write!(f, "{} ({servers})", self.magic())
     }
@@ -148,11 +152,13 @@ mod tests {
         assert_eq!(Target::parse("valkey80").map(Target::magic).as_deref(), Some("VALKEY080"));
         assert_eq!(Target::parse("VALKEY080").map(Target::vendor), Some(Vendor::Valkey));
         assert_eq!(Target::parse("8"), None);
-        assert_eq!(Target::parse("13"), None);
+        assert_eq!(Target::parse("13").map(Target::stream_version), Some(4));
+        assert_eq!(Target::parse("14"), None);
         let of = |vendor, version| Target::for_input(Some(Header { vendor, version })).magic();
         assert_eq!(of(Vendor::Redis, 6), "REDIS0009");
         assert_eq!(of(Vendor::Redis, 11), "REDIS0011");
-        assert_eq!(of(Vendor::Redis, 14), "REDIS0012");
+        assert_eq!(of(Vendor::Redis, 12), "REDIS0012");
+        assert_eq!(of(Vendor::Redis, 14), "REDIS0013");
         assert_eq!(of(Vendor::Valkey, 81), "VALKEY080");
         assert_eq!(Target::for_input(None), Target::DEFAULT);
     }

@@ -61,7 +61,7 @@ pub struct Args {
     /// Report a checksum mismatch as a warning and keep the output.
     #[arg(long)]
     ignore_checksum: bool,
-    /// RDB format to write (rdb; and RESTORE payloads of resp): 9, 10, 11, 12 or valkey80.
+    /// RDB format to write (rdb; and RESTORE payloads of resp): 9, 10, 11, 12, 13 or valkey80.
     /// Default: the input's version, moved into that range; 10 without one.
     #[arg(long, value_name = "VERSION")]
     rdb_version: Option<String>,
@@ -140,7 +140,7 @@ fn write_dataset(
     };
     let target = match &args.rdb_version {
         Some(v) => Target::parse(v).with_context(|| {
-            format!("--rdb-version {v:?}: aoftool writes 9, 10, 11, 12 (REDIS) and valkey80 (VALKEY080)")
+            format!("--rdb-version {v:?}: aoftool writes 9, 10, 11, 12, 13 (REDIS) and valkey80 (VALKEY080)")
         })?,
         None => Target::for_input(header),
     };
@@ -196,6 +196,14 @@ pub fn print_adjustments(adj: &Adjustments) {
         (
             adj.pending_entries_dropped,
             "pending entries of deleted stream entries lost (XCLAIM cannot recreate them)",
+        ),
+        (
+            adj.idempotent_ids_dropped,
+            "idempotent ids of deleted stream entries lost (XIDMPRECORD cannot record them)",
+        ),
+        (
+            adj.idempotent_counters_reset,
+            "streams' counts of idempotent ids added and duplicates reset to what a replay counts",
         ),
     ];
     for (count, note) in notes.iter().filter(|(n, _)| *n > 0) {

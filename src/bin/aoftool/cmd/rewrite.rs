@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "aof")]
     format: Form,
     /// RDB format of rdb, preamble and multipart output (and of RESTORE payloads for module
-    /// values in aof output): 9, 10, 11, 12 or valkey80. Default: the input's, else 10.
+    /// values in aof output): 9, 10, 11, 12, 13 or valkey80. Default: the input's, else 10.
     #[arg(long, value_name = "VERSION")]
     rdb_version: Option<String>,
     /// Leave out keys already expired now, or at the given Unix time in milliseconds.
@@ -56,6 +56,21 @@ pub struct Args {
     /// File name prefix inside a multipart directory (the server's appendfilename).
     #[arg(long, default_value = "appendonly.aof")]
     aof_name: String,
+    /// The server that wrote the input, for what servers load differently when the input's
+    /// RDB preamble or base does not tell (an XCLAIM that claims nothing for a new consumer).
+    #[arg(long, value_enum, value_name = "SERVER")]
+    written_by: Option<Server>,
+}
+
+/// A server whose loading behaviour `--written-by` names.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Server {
+    /// Redis 7.0 and older.
+    Redis7,
+    /// Redis 8.6.
+    Redis8,
+    /// Valkey 9.
+    Valkey9,
 }
 
 /// Runs `rewrite`.
@@ -63,7 +78,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     refuse_overwriting_input(&args)?;
     let inputs = Inputs::open(&args.input).with_context(|| args.input.display().to_string())?;
     let bar = crate::progress::bar(inputs.len());
-    let mut applier = Applier::new(Keyspace::new(), 0);
+    let mut keyspace = Keyspace::new();
+    keyspace.claims_create_consumers = args.written_by.map(|s| !matches!(s, Server::Redis7));
+    let mut applier = Applier::new(keyspace, 0);
     inputs
         .apply(&mut applier, 0, &|at| bar.set_position(at))
         .with_context(|| args.input.display().to_string())?;
@@ -72,9 +89,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     bar.finish_and_clear();
     let header = inputs.files.first().and_then(|(_, i)| Reader::new(i.bytes()).ok()).map(|r| r.header());
     let target = match &args.rdb_version {
-        Some(v) => {
-            Target::parse(v).with_context(|| format!("--rdb-version {v:?}: use 9, 10, 11, 12 or valkey80"))?
-        }
+        Some(v) => Target::parse(v)
+            .with_context(|| format!("--rdb-version {v:?}: use 9, 10, 11, 12, 13 or valkey80"))?,
         None => Target::for_input(header),
     };
     let values =
