@@ -191,3 +191,39 @@ fn rewrite_writes_each_form_refuses_unknown_commands_and_never_replaces_its_inpu
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("offset 0") && message.contains("EVAL"), "{message}");
 }
+
+/// `rewrite --written-by` decides what the log alone cannot: whether an `XCLAIM` that claims
+/// nothing creates its consumer.
+#[test]
+fn rewrite_written_by_settles_what_servers_load_differently() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.aof");
+    let mut log = Vec::new();
+    for c in [
+        &["XADD", "s", "1-1", "f", "v"][..],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XCLAIM", "s", "g", "newc", "0", "9-9", "TIME", "5", "FORCE", "JUSTID"],
+    ] {
+        log.extend(format!("*{}\r\n", c.len()).bytes());
+        for a in c {
+            log.extend(format!("${}\r\n{a}\r\n", a.len()).bytes());
+        }
+    }
+    std::fs::write(&input, log).unwrap();
+    let input = input.display().to_string();
+    let run = |out: &str, extra: &[&str]| {
+        let out = dir.path().join(out).display().to_string();
+        let mut args = vec!["rewrite", input.as_str(), "-o", out.as_str()];
+        args.extend_from_slice(extra);
+        (aoftool(&args, None), out)
+    };
+    let (refused, _) = run("none.aof", &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not say which server wrote it"));
+    for (server, creates) in [("redis7", false), ("redis8", true), ("valkey9", true)] {
+        let (done, out) = run(&format!("{server}.aof"), &["--written-by", server]);
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        let text = std::fs::read(out).unwrap();
+        assert_eq!(text.windows(14).any(|w| w == b"CREATECONSUMER"), creates, "{server}");
+    }
+}
