@@ -127,12 +127,9 @@ impl<'a> Applier<'a> {
         if crate::check::is_rdb(data) {
             let mut reader = Reader::new(data)?;
             let header = reader.header();
-            self.keyspace_mut().claims_create_consumers = match (header.vendor, header.version) {
-                (Vendor::Redis, ..=10) => Some(false),
-                (Vendor::Redis, 13..) | (Vendor::Valkey, _) => Some(true),
-                // Redis 7.2 to 8.4: not checked against a server.
-                _ => None,
-            };
+            // Redis 7.2 (RDB 11) made XCLAIM create its consumer first thing.
+            self.keyspace_mut().claims_create_consumers =
+                Some(header.vendor == Vendor::Valkey || header.version >= 11);
             let stamp = self.stamp();
             while let Some(record) = reader.next_record()? {
                 if let Record::Eof(trailer) = &record {

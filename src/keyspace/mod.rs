@@ -132,8 +132,8 @@ pub struct Keyspace {
     /// Function libraries by name: their source code.
     pub functions: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Whether an `XCLAIM` that claims nothing still creates its consumer, as the server that
-    /// wrote the log does: no for Redis 7.0 and older, yes for Redis 8.6 and Valkey 9, unknown
-    /// (`None`) until an RDB header (a preamble or base) names the format.
+    /// wrote the log does: no for Redis 7.0 and older, yes from Redis 7.2 (and in Valkey);
+    /// unknown (`None`) until an RDB header (a preamble or base) names the format.
     pub claims_create_consumers: Option<bool>,
 }
 

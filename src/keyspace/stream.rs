@@ -629,8 +629,8 @@ fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
             Some(false) => {}
             None => {
                 return Err("XCLAIM that claims nothing for a consumer the group does not have: Redis \
-                            7.0 does not create the consumer, Redis 8.6 and Valkey 9 do, and the log \
-                            does not say which server wrote it"
+                            7.0 and older do not create the consumer, Redis 7.2+ and Valkey do, and the \
+                            log does not say which server wrote it (see --written-by)"
                     .into());
             }
         }

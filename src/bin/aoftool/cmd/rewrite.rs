@@ -67,9 +67,9 @@ pub struct Args {
 enum Server {
     /// Redis 7.0 and older.
     Redis7,
-    /// Redis 8.6.
+    /// Redis 7.2 and newer (8.x).
     Redis8,
-    /// Valkey 9.
+    /// Valkey (any version).
     Valkey9,
 }
 
