@@ -146,7 +146,7 @@ pub(super) fn first_key_only(name: &[u8], args: usize) -> bool {
         | b"RPUSHX" | b"LPOP" | b"RPOP" | b"LREM" | b"LSET" | b"LTRIM" | b"LINSERT" | b"SADD" | b"SREM"
         | b"ZADD" | b"ZINCRBY" | b"ZREM" | b"ZREMRANGEBYSCORE" | b"ZREMRANGEBYRANK" | b"ZREMRANGEBYLEX"
         | b"ZPOPMIN" | b"ZPOPMAX" | b"GEOADD" | b"HSET" | b"HMSET" | b"HSETNX" | b"HDEL" | b"HINCRBY"
-        | b"XADD" | b"XDEL" | b"XTRIM" => args >= 2,
+        | b"XADD" | b"XDEL" | b"XTRIM" | b"XDELEX" | b"XACKDEL" | b"XCFGSET" | b"XIDMPRECORD" => args >= 2,
         _ => false,
     }
 }
