@@ -332,7 +332,7 @@ fn long_runs_of_single_key_commands_match_the_servers() {
             let n = rng.below(300);
             let key = |kind: &str| format!("{kind}{n}").into_bytes();
             let v = value(&mut rng);
-            let c: Cmd = match rng.below(14) {
+            let c: Cmd = match rng.below(16) {
                 0 => vec![b"SET".to_vec(), key("s"), v],
                 1 => vec![b"INCRBY".to_vec(), key("n"), rng.below(100).to_string().into_bytes()],
                 2 => vec![b"APPEND".to_vec(), key("s"), v],
@@ -346,7 +346,13 @@ fn long_runs_of_single_key_commands_match_the_servers() {
                 10 => vec![b"HSET".to_vec(), key("h"), v.clone(), v],
                 11 => vec![b"HINCRBY".to_vec(), key("h"), b"count".to_vec(), b"2".to_vec()],
                 12 => vec![b"PFADD".to_vec(), key("hll"), v],
-                _ => vec![b"DEL".to_vec(), key(["s", "l", "set", "z", "h"][rng.below(5) as usize])],
+                // Redis 8 only (the others refuse them, so they are not logged).
+                13 => cmd(&["XADD", &format!("x{n}"), "DELREF", "MAXLEN", "5", "IDMP", "p"])
+                    .into_iter()
+                    .chain([format!("m{}", rng.below(9)).into_bytes(), b"*".to_vec(), b"f".to_vec(), v])
+                    .collect(),
+                14 => cmd(&["XCFGSET", &format!("x{n}"), "IDMP-MAXSIZE", "3"]),
+                _ => vec![b"DEL".to_vec(), key(["s", "l", "set", "z", "h", "x"][rng.below(6) as usize])],
             };
             commands.push(c);
         }
