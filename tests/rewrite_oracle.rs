@@ -16,7 +16,7 @@ const AOFS: [&str; 4] = ["plain.aof", "preamble.aof", "aof-multipart", "aof-mult
 /// Each server with its fixtures and its native RDB format (a plain AOF does not say which
 /// server wrote it, and Valkey's hash field TTLs need its own format).
 fn fixtures() -> Vec<(Kind, &'static str, &'static str)> {
-    [(Kind::Redis7, "redis7", "10"), (Kind::Valkey9, "valkey9", "valkey80")]
+    [(Kind::Redis7, "redis7", "10"), (Kind::Redis8, "redis8", "13"), (Kind::Valkey9, "valkey9", "valkey80")]
         .into_iter()
         .filter(|(kind, _, _)| server::available(*kind, false))
         .collect()
