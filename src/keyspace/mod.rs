@@ -222,6 +222,11 @@ pub(crate) mod test_log {
         out
     }
 
+    /// The error that stops a log of `commands` (text words), which must not load.
+    pub(crate) fn load_error(commands: &[&[&str]]) -> String {
+        load(commands).map(drop).expect_err("the log must be refused").to_string()
+    }
+
     /// The keyspace a log of `commands` (text words) builds, or the error that stops it.
     pub(crate) fn load(commands: &[&[&str]]) -> crate::error::Result<Keyspace> {
         let log: Vec<u8> =

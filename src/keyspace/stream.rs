@@ -643,11 +643,7 @@ fn xclaim(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 mod tests {
     use super::*;
     use crate::keyspace::Applier;
-    use crate::keyspace::test_log::{load, resp};
-
-    fn error(commands: &[&[&str]]) -> String {
-        load(commands).map(drop).unwrap_err().to_string()
-    }
+    use crate::keyspace::test_log::{load_error, resp};
 
     #[test]
     fn a_claim_of_nothing_creates_its_consumer_as_the_writing_server_would() {
@@ -656,7 +652,7 @@ mod tests {
             &["XGROUP", "CREATE", "s", "g", "0"],
             &["XCLAIM", "s", "g", "newc", "0", "9-9", "TIME", "5", "FORCE", "JUSTID"],
         ];
-        let e = error(&log);
+        let e = load_error(&log);
         assert!(e.contains("the log does not say which server wrote it"), "{e}");
         for (creates, consumers) in [(false, 0), (true, 1)] {
             let mut applier =

@@ -203,11 +203,7 @@ fn has_entry(entries: &[StreamEntry<'_>], id: StreamId) -> bool {
 mod tests {
     use super::*;
     use crate::keyspace::Val;
-    use crate::keyspace::test_log::load;
-
-    fn error(commands: &[&[&str]]) -> String {
-        load(commands).map(drop).unwrap_err().to_string()
-    }
+    use crate::keyspace::test_log::{load, load_error};
 
     fn idmp_of(commands: &[&[&str]]) -> Idmp<'static> {
         match load(commands).unwrap().get(0, b"s").map(|slot| &slot.val) {
@@ -222,7 +218,7 @@ mod tests {
         let idmp = idmp_of(&[first, &["XADD", "s", "IDMP", "p", "m", "*", "f", "w"]]);
         assert_eq!((idmp.iids_added, idmp.iids_duplicates), (1, 1));
         assert_eq!(idmp.producers[0].entries[0].1, StreamId { ms: 5, seq: 0 });
-        let e = error(&[first, &["XADD", "s", "IDMP", "p", "other", "*", "f", "w"]]);
+        let e = load_error(&[first, &["XADD", "s", "IDMP", "p", "other", "*", "f", "w"]]);
         assert!(e.contains("an id generated from the clock"), "{e}");
     }
 
@@ -240,10 +236,10 @@ mod tests {
             (&["XCFGSET", "s"], "At least one parameter must be specified"),
             (&["XIDMPRECORD", "s", "p", "m", "9-9"], "No such message in stream"),
         ] {
-            let e = error(&[&["XADD", "s", "1-0", "f", "v"], command]);
+            let e = load_error(&[&["XADD", "s", "1-0", "f", "v"], command]);
             assert!(e.contains(want), "{command:?}: {e}");
         }
-        let e = error(&[
+        let e = load_error(&[
             &["XADD", "s", "1-0", "f", "v"],
             &["XADD", "s", "2-0", "f", "v"],
             &["XIDMPRECORD", "s", "p", "m", "1-0"],

@@ -201,7 +201,7 @@ pub(super) fn xackdel(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 #[cfg(test)]
 mod tests {
     use crate::keyspace::Val;
-    use crate::keyspace::test_log::load;
+    use crate::keyspace::test_log::{load, load_error};
 
     /// The ids left in stream `key` of database 0, as `ms-seq` text.
     fn ids(commands: &[&[&str]], key: &str) -> Vec<String> {
@@ -210,10 +210,6 @@ mod tests {
             Some(Val::Stream(s)) => s.entries.iter().map(|e| e.id.to_string()).collect(),
             _ => panic!("no stream {key}"),
         }
-    }
-
-    fn error(commands: &[&[&str]]) -> String {
-        load(commands).map(drop).unwrap_err().to_string()
     }
 
     const THREE_READ_ONE_ACKED: [&[&str]; 7] = [
@@ -236,7 +232,7 @@ mod tests {
         assert_eq!(ids(&with(&["XTRIM", "s", "MINID", "3-1", "ACKED"]), "s"), ["1-1", "3-1"]);
         // MAXLEN that stops before passing over 1-1 needs no node boundaries.
         assert_eq!(ids(&with(&["XTRIM", "s", "MAXLEN", "3", "ACKED"]), "s"), ["1-1", "2-1", "3-1"]);
-        let e = error(&with(&["XTRIM", "s", "MAXLEN", "2", "ACKED"]));
+        let e = load_error(&with(&["XTRIM", "s", "MAXLEN", "2", "ACKED"]));
         assert!(e.contains("depends on how it grouped entries in nodes"), "{e}");
     }
 
@@ -268,7 +264,7 @@ mod tests {
             (&["XDELEX", "s", "IDS", "1", "x"], "Invalid stream ID"),
             (&["XACKDEL", "s", "g", "ACKED", "x", "y"], "syntax error"),
         ] {
-            let e = error(&[base, command]);
+            let e = load_error(&[base, command]);
             assert!(e.contains(want), "{command:?}: {e}");
         }
         // No such group: nothing is parsed past the options, as on the servers.
