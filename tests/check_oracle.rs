@@ -479,7 +479,7 @@ fn fail_with(test: &str, failures: &[String]) {
 /// `aoftool check` calls each one valid. Also exercises a plain server: SET, DBSIZE, DIGEST.
 #[test]
 fn fixtures_load_with_their_recorded_digests() {
-    for kind in Kind::WITH_FIXTURES {
+    for kind in Kind::ALL {
         if !server::available(kind, false) {
             continue;
         }
@@ -682,7 +682,7 @@ fn check_cuts(test: &str, s: &Subject, parse_cuts: &[usize], load_cuts: &[usize]
 
 #[test]
 fn cuts_of_a_small_synthetic_aof() {
-    for kind in Kind::WITH_FIXTURES {
+    for kind in Kind::ALL {
         if !server::available(kind, false) {
             continue;
         }
@@ -703,7 +703,7 @@ fn cuts_of_a_small_synthetic_aof() {
 
 #[test]
 fn cuts_of_plain_aofs() {
-    for (i, kind) in Kind::WITH_FIXTURES.into_iter().enumerate() {
+    for (i, kind) in Kind::ALL.into_iter().enumerate() {
         if !server::available(kind, false) {
             continue;
         }
@@ -721,7 +721,7 @@ fn cuts_of_plain_aofs() {
 
 #[test]
 fn cuts_of_preamble_aofs() {
-    for (i, kind) in Kind::WITH_FIXTURES.into_iter().enumerate() {
+    for (i, kind) in Kind::ALL.into_iter().enumerate() {
         if !server::available(kind, false) {
             continue;
         }
@@ -866,7 +866,7 @@ fn cuts_of_multipart_aofs() {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut judged = 0;
-    for kind in Kind::WITH_FIXTURES {
+    for kind in Kind::ALL {
         if !server::available(kind, false) {
             continue;
         }
@@ -994,7 +994,7 @@ fn garbage_mid_file() {
     let started = Instant::now();
     let loads = Loads::default();
     let mut cases = 0;
-    for kind in Kind::WITH_FIXTURES {
+    for kind in Kind::ALL {
         if !server::available(kind, true) {
             continue;
         }

@@ -43,10 +43,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every server.
+    /// Every server (each wrote the fixtures in `testdata/<name>`).
     pub const ALL: [Kind; 3] = [Kind::Redis7, Kind::Redis8, Kind::Valkey9];
-    /// The servers that wrote the fixtures in `testdata/<name>`.
-    pub const WITH_FIXTURES: [Kind; 2] = [Kind::Redis7, Kind::Valkey9];
 
     /// The fixture directory name (`testdata/<name>`).
     pub fn name(self) -> &'static str {
