@@ -191,3 +191,59 @@ fn the_aof_form_is_no_larger_than_the_servers_own_rewrite() {
         );
     }
 }
+
+/// Redis 8's vector sets (a module type) in an RDB base pass through every form untouched and
+/// load with the digest of the data; a `VADD` in the log after them stops the rewrite by name.
+#[test]
+fn redis8_vector_sets_in_an_rdb_base_pass_through() {
+    if !server::available(Kind::Redis8, false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes", "--appenddirname", "aof", "--aof-use-rdb-preamble", "yes"];
+    let mut srv = Server::start(Kind::Redis8, dir.path(), &args).unwrap();
+    for c in [
+        &["VADD", "vs", "VALUES", "3", "0.1", "0.2", "0.3", "a"][..],
+        &["VADD", "vs", "VALUES", "3", "0.5", "-0.2", "0.9", "b", "SETATTR", "{\"x\":1}"],
+        &["SET", "k", "v"],
+    ] {
+        assert!(!matches!(srv.command(c), Reply::Error(_)), "{c:?}");
+    }
+    srv.command(&["BGREWRITEAOF"]);
+    let started = Instant::now();
+    while !matches!(srv.command(&["INFO", "persistence"]), Reply::Bulk(Some(i))
+        if String::from_utf8_lossy(&i).contains("aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "BGREWRITEAOF did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    srv.command(&["SET", "k2", "v2"]);
+    drop(srv);
+    let aof = dir.path().join("aof");
+    let want = server::load_aof(Kind::Redis8, Aof::Dir(&aof), false).unwrap();
+    check_every_form(Kind::Redis8, &aof, &want, &[], "a Redis 8.6 AOF with a vector set in its base");
+
+    let incr = fs::read_dir(&aof)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .unwrap();
+    let mut log = fs::read(&incr).unwrap();
+    log.extend_from_slice(
+        b"*7\r\n$4\r\nVADD\r\n$2\r\nvs\r\n$6\r\nVALUES\r\n$1\r\n1\r\n$3\r\n0.5\r\n$1\r\nc\r\n$1\r\nx\r\n",
+    );
+    fs::write(&incr, log).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aoftool"))
+        .arg("rewrite")
+        .arg(&aof)
+        .arg("-o")
+        .arg(dir.path().join("refused.aof"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("VADD"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
