@@ -229,8 +229,9 @@ fn redis8_vector_sets_in_an_rdb_base_pass_through() {
         .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
         .unwrap();
     let mut log = fs::read(&incr).unwrap();
+    // VADD vs VALUES 3 0.1 0.1 0.1 c
     log.extend_from_slice(
-        b"*7\r\n$4\r\nVADD\r\n$2\r\nvs\r\n$6\r\nVALUES\r\n$1\r\n1\r\n$3\r\n0.5\r\n$1\r\nc\r\n$1\r\nx\r\n",
+        b"*8\r\n$4\r\nVADD\r\n$2\r\nvs\r\n$6\r\nVALUES\r\n$1\r\n3\r\n$3\r\n0.1\r\n$3\r\n0.1\r\n$3\r\n0.1\r\n$1\r\nc\r\n",
     );
     fs::write(&incr, log).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_aoftool"))
