@@ -354,3 +354,50 @@ fn idempotent_producers_match_redis8() {
     assert!(duplicates > 150, "only {duplicates} XADD … IDMP accepted");
     assert!(accepted(&commands, &replies, "XCFGSET", None) > 20);
 }
+
+/// Redis 8.2's `BITOP DIFF|DIFF1|ANDOR|ONE` with the classic operations, on strings of
+/// different lengths (shorter ones count as zero-padded), missing keys and binary values.
+#[test]
+fn bitop_operations_match_redis8() {
+    let mut rng = XorShift::new(85);
+    let mut commands = Vec::new();
+    for _ in 0..400 {
+        let k = |rng: &mut XorShift| format!("b{}", rng.below(5)).into_bytes();
+        let (dest, a, b, c) = (k(&mut rng), k(&mut rng), k(&mut rng), k(&mut rng));
+        let op: &[u8] =
+            [&b"DIFF"[..], b"DIFF1", b"ANDOR", b"ONE", b"AND", b"OR", b"XOR"][rng.below(7) as usize];
+        let cmd = match rng.below(5) {
+            0 => {
+                let len = rng.below(12) as usize;
+                words(&[b"SET", &a, &rng.bytes(len)])
+            }
+            1 => words(&[b"SETBIT", &a, rng.below(100).to_string().as_bytes(), b"1"]),
+            2 => words(&[b"BITOP", op, &dest, &a, &b]),
+            3 => words(&[b"BITOP", op, &dest, &a, &b, &c, b"missing"]),
+            _ => words(&[b"DEL", &a]),
+        };
+        commands.push(cmd);
+    }
+    // Each operation on sources of its own, results kept to the end.
+    let ops = ["DIFF", "DIFF1", "ANDOR", "ONE", "AND", "OR", "XOR"];
+    for i in 0..70 {
+        let key = |name: &str| format!("{name}{i}").into_bytes();
+        for source in ["x", "y", "z"] {
+            let len = 1 + rng.below(9) as usize;
+            commands.push(words(&[b"SET", &key(source), &rng.bytes(len)]));
+        }
+        let op = ops[i % ops.len()].as_bytes();
+        commands.push(words(&[b"BITOP", op, &key("r"), &key("x"), &key("y"), &key("z")]));
+    }
+    let Some(replies) = on_redis8(&commands) else { return };
+    for op in ["DIFF", "DIFF1", "ANDOR", "ONE"] {
+        let n = commands
+            .iter()
+            .zip(&replies)
+            .filter(|(c, r)| {
+                c[0] == b"BITOP" && c[1] == op.as_bytes() && matches!(r, Reply::Integer(n) if *n > 0)
+            })
+            .count();
+        assert!(n > 10, "only {n} BITOP {op} wrote a result");
+    }
+}
