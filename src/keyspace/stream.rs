@@ -1,5 +1,6 @@
 //! Stream commands: entries added, deleted and trimmed, stream metadata, consumer groups,
-//! their pending entries and consumers.
+//! their pending entries and consumers. Deletions that regard consumer groups (Redis 8.2) are
+//! in `stream_refs`, idempotent producers (Redis 8.6) in `stream_idmp`.
 //!
 //! Servers log streams in a deterministic form: `XADD` with the id it generated and an
 //! approximate trim (`~`) as the exact one it amounted to (`MAXLEN = <length>` or
@@ -250,9 +251,9 @@ fn trim(s: &mut Stream<'static>, how: Trim, refs: Refs) -> Result<usize, Reject>
     Ok(remove)
 }
 
-/// `XADD key [NOMKSTREAM] [KEEPREF|DELREF|ACKED] [IDMP pid iid|IDMPAUTO pid] [MAXLEN|MINID [=|~] n
-/// [LIMIT n]] id|ms-* field value …` (`*` is
-/// refused: servers log the id they generated).
+/// `XADD key [NOMKSTREAM] [KEEPREF|DELREF|ACKED] [IDMP pid iid|IDMPAUTO pid]
+/// [MAXLEN|MINID [=|~] n [LIMIT n]] id|ms-* field value …`. Servers log the id they generated;
+/// `*` is accepted only for an idempotent id already seen (a duplicate, which adds nothing).
 fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     let key = c.arg(1)?;
     let args = parse_add_trim(c, true)?;
