@@ -220,10 +220,18 @@ fn rewrite_written_by_settles_what_servers_load_differently() {
     let (refused, _) = run("none.aof", &[]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("does not say which server wrote it"));
-    for (server, creates) in [("redis7", false), ("redis8", true), ("valkey9", true)] {
+    for (server, creates, magic) in [
+        ("redis7", false, &b"REDIS0010"[..]),
+        ("redis8", true, b"REDIS0013"),
+        ("valkey9", true, b"VALKEY080"),
+    ] {
         let (done, out) = run(&format!("{server}.aof"), &["--written-by", server]);
         assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
         let text = std::fs::read(out).unwrap();
         assert_eq!(text.windows(14).any(|w| w == b"CREATECONSUMER"), creates, "{server}");
+        // It also names the RDB format, which the log does not.
+        let (done, out) = run(&format!("{server}.rdb"), &["--written-by", server, "--format", "rdb"]);
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        assert!(std::fs::read(out).unwrap().starts_with(magic), "{server}");
     }
 }

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use aoftool::emit::RespWriter;
 use aoftool::file_sink::FileSink;
 use aoftool::keyspace::{Applier, Keyspace};
-use aoftool::rdb::Reader;
 use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
+use aoftool::rdb::{Reader, Vendor};
 use aoftool::rewrite::{Inputs, Written, multipart_manifest, write_rdb, write_resp};
 use clap::ValueEnum;
 
@@ -57,7 +57,8 @@ pub struct Args {
     #[arg(long, default_value = "appendonly.aof")]
     aof_name: String,
     /// The server that wrote the input, for what servers load differently when the input's
-    /// RDB preamble or base does not tell (an XCLAIM that claims nothing for a new consumer).
+    /// RDB preamble or base does not tell (an XCLAIM that claims nothing for a new consumer),
+    /// and the default --rdb-version then: 10, 13 or valkey80.
     #[arg(long, value_enum, value_name = "SERVER")]
     written_by: Option<Server>,
 }
@@ -71,6 +72,18 @@ enum Server {
     Redis8,
     /// Valkey (any version).
     Valkey9,
+}
+
+impl Server {
+    /// The RDB format written for this server when the input names none.
+    fn target(self) -> Target {
+        let (vendor, version) = match self {
+            Server::Redis7 => (Vendor::Redis, 10),
+            Server::Redis8 => (Vendor::Redis, 13),
+            Server::Valkey9 => (Vendor::Valkey, 80),
+        };
+        Target::new(vendor, version).unwrap_or(Target::DEFAULT)
+    }
 }
 
 /// Runs `rewrite`.
@@ -91,7 +104,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let target = match &args.rdb_version {
         Some(v) => Target::parse(v)
             .with_context(|| format!("--rdb-version {v:?}: use 9, 10, 11, 12, 13 or valkey80"))?,
-        None => Target::for_input(header),
+        None => match (header, args.written_by) {
+            (None, Some(server)) => server.target(),
+            _ => Target::for_input(header),
+        },
     };
     let values =
         ValueWriter::new(target, Lossy { field_ttls: args.drop_field_ttls, functions: args.drop_functions });
