@@ -110,6 +110,23 @@ fn conditional_string_writes_match_redis8() {
             _ => words(&[b"DELEX", &k, b"IFDEQ", &digest]),
         });
     }
+    // MSETEX (Redis 8.4) conditions and expiries, each on keys of its own.
+    for fixed in [
+        &["SET", "m1a", "x"][..],
+        &["MSETEX", "2", "m1a", "v", "m1b", "v", "XX", "PXAT", "4102444800000"],
+        &["MSETEX", "2", "m2a", "v", "m2b", "v", "NX", "PX", "100000000"],
+        &["SET", "m3a", "x"],
+        &["MSETEX", "2", "m3a", "v", "m3b", "v", "NX", "EX", "100000"],
+        &["SET", "m4a", "x", "PXAT", "4102444800123"],
+        &["MSETEX", "1", "m4a", "y", "KEEPTTL"],
+        &["MSETEX", "1", "m5a", "y", "XX", "KEEPTTL"],
+        &["SET", "m6a", "x"],
+        &["SET", "m6b", "x"],
+        &["MSETEX", "2", "m6a", "1", "m6b", "2", "XX", "EXAT", "4102444800"],
+        &["MSETEX", "1", "m7a", "z"],
+    ] {
+        commands.push(cmd(fixed));
+    }
     commands.push(words(&[b"SET", b"s:rep", b"a"]));
     commands.push(words(&[b"SET", b"s:rep", b"b", b"IFEQ", b"x", b"IFEQ", b"a"]));
     let replies = on_redis8(&commands).unwrap();
