@@ -892,6 +892,7 @@ impl<'a> Parser<'a> {
             entries_added,
             groups: self.required(groups, E, "groups")?,
             idmp,
+            nodes: None,
         };
         self.check_stream_version(&stream)?;
         Ok(stream)

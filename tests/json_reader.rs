@@ -342,6 +342,7 @@ fn stream() -> impl Strategy<Value = Stream<'static>> {
                     entries_added: v2.then_some(added),
                     groups: groups.into_iter().map(|g| group(version, g)).collect(),
                     idmp: (version >= 4).then_some(idmp),
+                    nodes: None,
                 }
             },
         )

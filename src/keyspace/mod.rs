@@ -24,6 +24,7 @@ mod small;
 mod sort;
 mod stream;
 mod stream_idmp;
+mod stream_nodes;
 mod stream_refs;
 mod string;
 mod value;

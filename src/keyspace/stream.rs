@@ -1,6 +1,7 @@
 //! Stream commands: entries added, deleted and trimmed, stream metadata, consumer groups,
 //! their pending entries and consumers. Deletions that regard consumer groups (Redis 8.2) are
-//! in `stream_refs`, idempotent producers (Redis 8.6) in `stream_idmp`.
+//! in `stream_refs`, idempotent producers (Redis 8.6) in `stream_idmp`, the server's listpack
+//! nodes and node-by-node trimming in `stream_nodes`.
 //!
 //! Servers log streams in a deterministic form: `XADD` with the id it generated and an
 //! approximate trim (`~`) as the exact one it amounted to (`MAXLEN = <length>` or
@@ -18,6 +19,7 @@
 use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int, is, show};
 use super::stream_idmp::{self, IdmpOption};
+use super::stream_nodes;
 use super::stream_refs::{self, Refs};
 use super::{Keyspace, Val};
 use crate::rdb::Bytes;
@@ -123,6 +125,7 @@ fn empty_stream() -> Val {
         first_id: Some(StreamId::default()),
         max_deleted_id: Some(StreamId::default()),
         entries_added: Some(0),
+        nodes: Some(Vec::new()),
         ..Stream::default()
     }))
 }
@@ -225,11 +228,21 @@ fn parse_add_trim<'c>(c: &Call<'c>, xadd: bool) -> Result<AddTrimArgs<'c>, Rejec
     Ok(out)
 }
 
-/// Trims `s` as servers do exactly under `refs` (see `stream_refs`). With `KEEPREF`,
-/// approximate trimming depends on how entries are grouped in nodes, which the log does not
-/// tell, so it is accepted only when it removes nothing. Trimming does not move the max
-/// deleted id. Returns the number of entries removed.
+/// Trims `s` as servers do under `refs` (see `stream_refs`): node by node when its nodes are
+/// known (`stream_nodes`). Otherwise approximate `KEEPREF` trimming, which depends on the nodes,
+/// is accepted only when it removes nothing. Trimming does not move the max deleted id.
+/// Returns the number of entries removed.
 fn trim(s: &mut Stream<'static>, how: Trim, refs: Refs) -> Result<usize, Reject> {
+    let (bound, approx) = match how {
+        Trim::MaxLen(n, approx) => (stream_nodes::Bound::MaxLen(n), approx),
+        Trim::MinId(id, approx) => (stream_nodes::Bound::MinId(id), approx),
+    };
+    if let Some(removed) = stream_nodes::trim(s, bound, approx, refs) {
+        if removed > 0 {
+            update_first_id(s);
+        }
+        return Ok(removed);
+    }
     if refs != Refs::Keep {
         return match how {
             Trim::MaxLen(n, _) => stream_refs::trim_with_refs(s, Some(n), None, refs),
@@ -297,6 +310,7 @@ fn xadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if id <= s.last_id {
         return Err(too_small());
     }
+    stream_nodes::appended(s, id, fields);
     let fields =
         fields.chunks(2).map(|p| (Bytes::Owned(p[0].to_vec()), Bytes::Owned(p[1].to_vec()))).collect();
     s.entries.push(StreamEntry { id, fields });

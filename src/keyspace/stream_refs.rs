@@ -10,6 +10,7 @@ use super::Keyspace;
 use super::apply::{Call, wrong_type};
 use super::args::{Reject, int, is};
 use super::stream::{get_stream, group_mut, parse_id, stream_mut, sync_consumer_pending, update_first_id};
+use super::stream_nodes;
 use crate::rdb::stream::{Stream, StreamId};
 
 /// What a deletion does to consumer groups' references to the deleted entry.
@@ -35,13 +36,13 @@ impl Refs {
 
 /// Whether some consumer group still needs entry `id`: one has not been delivered it yet, or
 /// holds it pending.
-fn referenced(s: &Stream<'static>, id: StreamId) -> bool {
+pub(super) fn referenced(s: &Stream<'static>, id: StreamId) -> bool {
     let Some(min_last) = s.groups.iter().map(|g| g.last_id).min() else { return false };
     min_last < id || s.groups.iter().any(|g| g.pending.binary_search_by(|p| p.id.cmp(&id)).is_ok())
 }
 
 /// Drops every group's pending entries for the ids in `ids` (sorted).
-fn drop_refs(s: &mut Stream<'static>, ids: &[StreamId]) {
+pub(super) fn drop_refs(s: &mut Stream<'static>, ids: &[StreamId]) {
     for g in &mut s.groups {
         let before = g.pending.len();
         g.pending.retain(|p| ids.binary_search(&p.id).is_err());
@@ -55,6 +56,7 @@ fn drop_refs(s: &mut Stream<'static>, ids: &[StreamId]) {
 pub(super) fn delete_entry(s: &mut Stream<'static>, id: StreamId) -> bool {
     let Ok(at) = s.entries.binary_search_by(|e| e.id.cmp(&id)) else { return false };
     s.entries.remove(at);
+    stream_nodes::deleted(s, id);
     if s.max_deleted_id.is_none_or(|m| id > m) {
         s.max_deleted_id = Some(id);
     }
@@ -75,11 +77,12 @@ fn delete_with_refs(s: &mut Stream<'static>, id: StreamId, refs: Refs) -> bool {
 /// (`MAXLEN`), `below` the ids (`MINID`). Servers walk these strategies entry by entry, so `~`
 /// makes no difference. Returns the number of entries removed.
 ///
-/// `ACKED` with `MAXLEN` deletes the oldest unreferenced entries until the stream is short
-/// enough, but a server stops at the end of the node (a block of up to 100 entries) where it
-/// would have reached the length had no entry been referenced. When a referenced entry is
-/// passed over before the last deletion, the outcome depends on node boundaries the log does
-/// not tell, and the command is refused.
+/// This is the trim for a stream whose nodes are not known (see `stream_nodes`, which trims the
+/// others exactly). `ACKED` with `MAXLEN` deletes the oldest unreferenced entries until the
+/// stream is short enough, but a server stops at the end of the node (a block of up to 100
+/// entries) where it would have reached the length had no entry been referenced. When a
+/// referenced entry is passed over before the last deletion, the outcome depends on node
+/// boundaries, and the command is refused.
 pub(super) fn trim_with_refs(
     s: &mut Stream<'static>,
     keep_len: Option<u64>,
@@ -200,8 +203,11 @@ pub(super) fn xackdel(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::keyspace::Val;
     use crate::keyspace::test_log::{load, load_error};
+    use crate::rdb::Bytes;
+    use crate::rdb::stream::{ConsumerGroup, PendingEntry, StreamEntry};
 
     /// The ids left in stream `key` of database 0, as `ms-seq` text.
     fn ids(commands: &[&[&str]], key: &str) -> Vec<String> {
@@ -230,10 +236,33 @@ mod tests {
         // 1-1 is pending; 2-1 and 3-1 are delivered and acknowledged or never pending.
         assert_eq!(ids(&with(&["XDELEX", "s", "ACKED", "IDS", "2", "1-1", "2-1"]), "s"), ["1-1", "3-1"]);
         assert_eq!(ids(&with(&["XTRIM", "s", "MINID", "3-1", "ACKED"]), "s"), ["1-1", "3-1"]);
-        // MAXLEN that stops before passing over 1-1 needs no node boundaries.
         assert_eq!(ids(&with(&["XTRIM", "s", "MAXLEN", "3", "ACKED"]), "s"), ["1-1", "2-1", "3-1"]);
-        let e = load_error(&with(&["XTRIM", "s", "MAXLEN", "2", "ACKED"]));
+        // Past 1-1 within its node (the keyspace knows the nodes of the streams it builds).
+        assert_eq!(ids(&with(&["XTRIM", "s", "MAXLEN", "2", "ACKED"]), "s"), ["1-1", "3-1"]);
+    }
+
+    #[test]
+    fn without_nodes_acked_past_a_referenced_entry_is_refused() {
+        let mut s = Stream::default();
+        for ms in 1..=3 {
+            s.entries.push(StreamEntry { id: StreamId { ms, seq: 0 }, fields: Vec::new() });
+        }
+        s.groups.push(ConsumerGroup {
+            name: Bytes::Owned(b"g".to_vec()),
+            last_id: StreamId { ms: 3, seq: 0 },
+            entries_read: None,
+            pending: vec![PendingEntry {
+                id: StreamId { ms: 1, seq: 0 },
+                delivery_time_ms: 0,
+                delivery_count: 1,
+                consumer: None,
+            }],
+            consumers: Vec::new(),
+            nacked: None,
+        });
+        let e = trim_with_refs(&mut s, Some(1), None, Refs::OnlyAcked).unwrap_err();
         assert!(e.contains("depends on how it grouped entries in nodes"), "{e}");
+        assert_eq!(trim_with_refs(&mut s, Some(3), None, Refs::OnlyAcked), Ok(0));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use super::listpack::Listpack;
 use super::string::{RdbStr, read_len};
 use super::value::Bytes;
+use super::write::listpack::int_element_len;
 use crate::cursor::Cursor;
 use crate::error::Result;
 
@@ -32,7 +33,7 @@ impl fmt::Display for StreamId {
 }
 
 /// A decoded stream.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Stream<'a> {
     /// Live entries in id order (deleted entries are left out).
     pub entries: Vec<StreamEntry<'a>>,
@@ -51,6 +52,49 @@ pub struct Stream<'a> {
     pub groups: Vec<ConsumerGroup<'a>>,
     /// Idempotent-producer state (version 4 and later).
     pub idmp: Option<Idmp<'a>>,
+    /// The listpack nodes the entries sit in, as a server holding this stream has them, when
+    /// known (read from a file, or built by the keyspace): where a server puts the next entry
+    /// and what its trimming removes depend on them. Not part of the data (equality ignores it:
+    /// another writer may cut the same entries into other nodes).
+    pub nodes: Option<Vec<StreamNode>>,
+}
+
+impl PartialEq for Stream<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+            && self.length == other.length
+            && self.last_id == other.last_id
+            && self.first_id == other.first_id
+            && self.max_deleted_id == other.max_deleted_id
+            && self.entries_added == other.entries_added
+            && self.groups == other.groups
+            && self.idmp == other.idmp
+    }
+}
+
+/// One listpack node of a stream, as much of it as decides where entries go and what trimming
+/// removes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamNode {
+    /// The master entry's id (the node's key).
+    pub master: StreamId,
+    /// The master entry's field names.
+    pub master_fields: Vec<Vec<u8>>,
+    /// Entries not deleted.
+    pub live: u64,
+    /// Entries marked deleted (they stay in the node).
+    pub deleted: u64,
+    /// The id of the last entry in the node, deleted or not.
+    pub last: StreamId,
+    /// The listpack's size in bytes less its two counters (live and deleted).
+    pub other_bytes: usize,
+}
+
+impl StreamNode {
+    /// The listpack's size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.other_bytes + int_element_len(self.live as i64) + int_element_len(self.deleted as i64)
+    }
 }
 
 /// Idempotent-producer (IDMP) state of a stream: recent producer/message ids and counters.
@@ -158,7 +202,8 @@ impl<'a> Stream<'a> {
         let mut stream = Stream::default();
         let nodes = read_len(cur)?;
         for _ in 0..nodes {
-            read_node(cur, &mut stream.entries)?;
+            let node = read_node(cur, &mut stream.entries)?;
+            stream.nodes.get_or_insert_with(Vec::new).push(node);
         }
         stream.length = read_len(cur)?;
         stream.last_id = read_id_lens(cur)?;
@@ -186,7 +231,7 @@ fn read_raw_id(cur: &mut Cursor<'_>) -> Result<StreamId> {
     Ok(StreamId { ms: cur.u64_be("stream id ms")?, seq: cur.u64_be("stream id seq")? })
 }
 
-fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result<()> {
+fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result<StreamNode> {
     let key_at = cur.offset();
     let key = RdbStr::read_bytes(cur)?.to_vec();
     let master = match <[u8; 16]>::try_from(key.as_slice()) {
@@ -207,9 +252,9 @@ fn read_node<'a>(cur: &mut Cursor<'a>, out: &mut Vec<StreamEntry<'a>>) -> Result
             let blob = lzf.decode()?.to_vec();
             let mut entries = Vec::new();
             // Positions inside decompressed bytes are not file offsets: report the LZF string.
-            read_node_entries(&blob, offset, master, &mut entries).map_err(|e| e.at(offset))?;
+            let node = read_node_entries(&blob, offset, master, &mut entries).map_err(|e| e.at(offset))?;
             out.extend(entries.into_iter().map(|e| -> StreamEntry<'a> { e.into_owned() }));
-            Ok(())
+            Ok(node)
         }
     }
 }
@@ -219,9 +264,11 @@ fn read_node_entries<'b>(
     base: u64,
     master: StreamId,
     out: &mut Vec<StreamEntry<'b>>,
-) -> Result<()> {
+) -> Result<StreamNode> {
     let mut lp = Listpack::new(blob, base)?;
-    NodeReader { lp: &mut lp, at: base }.read_entries(master, out)
+    let mut node = NodeReader { lp: &mut lp, at: base }.read_entries(master, out)?;
+    node.other_bytes = blob.len().saturating_sub(node.bytes());
+    Ok(node)
 }
 
 impl Stream<'_> {
@@ -236,6 +283,7 @@ impl Stream<'_> {
             entries_added: self.entries_added,
             groups: self.groups.into_iter().map(ConsumerGroup::into_owned).collect(),
             idmp: self.idmp.map(Idmp::into_owned),
+            nodes: self.nodes,
         }
     }
 }
@@ -337,7 +385,8 @@ impl<'a> NodeReader<'_, 'a> {
         )
     }
 
-    fn read_entries(&mut self, master: StreamId, out: &mut Vec<StreamEntry<'a>>) -> Result<()> {
+    /// Reads the node's entries into `out` (live ones) and returns the node (its size left 0).
+    fn read_entries(&mut self, master: StreamId, out: &mut Vec<StreamEntry<'a>>) -> Result<StreamNode> {
         let live = self.count("stream node live count")?;
         let deleted = self.count("stream node deleted count")?;
         let nfields = self.count("stream master field count")?;
@@ -349,6 +398,7 @@ impl<'a> NodeReader<'_, 'a> {
             return Err(self.bad("stream master entry", "a 0 terminator", "another value"));
         }
         let (mut seen_live, mut seen_deleted) = (0u64, 0u64);
+        let mut last = master;
         while let Some(flags) = self.lp.next()? {
             let flags = match flags {
                 Bytes::Int(f) => f,
@@ -360,6 +410,7 @@ impl<'a> NodeReader<'_, 'a> {
             // servers do: an id far above the master id has a "negative" delta.
             let ms = master.ms.wrapping_add(self.int("stream entry ms delta")? as u64);
             let seq = master.seq.wrapping_add(self.int("stream entry seq delta")? as u64);
+            last = StreamId { ms, seq };
             let mut fields = Vec::new();
             let elements = if flags & FLAG_SAMEFIELDS != 0 {
                 for f in &master_fields {
@@ -395,7 +446,8 @@ impl<'a> NodeReader<'_, 'a> {
                 format!("{seen_live} live and {seen_deleted} deleted, header says {live} and {deleted}"),
             ));
         }
-        Ok(())
+        let master_fields = master_fields.iter().map(|f| f.as_cow().into_owned()).collect();
+        Ok(StreamNode { master, master_fields, live, deleted, last, other_bytes: 0 })
     }
 }
 

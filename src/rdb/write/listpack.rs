@@ -42,40 +42,33 @@ impl ListpackBuilder {
 
     /// Appends an integer in the smallest integer encoding.
     pub fn push_int(&mut self, v: i64) {
+        let n = int_encoding_len(v);
         let mut enc = [0u8; 9];
-        let n = match v {
-            0..=127 => {
-                enc[0] = v as u8;
-                1
-            }
-            -4096..=4095 => {
+        match n {
+            1 => enc[0] = v as u8,
+            2 => {
                 // 13-bit two's complement: 5 bits in the encoding byte, 8 in the next.
                 let bits = (v as u16) & 0x1fff;
                 enc[0] = 0xc0 | (bits >> 8) as u8;
                 enc[1] = bits as u8;
-                2
             }
-            -32768..=32767 => {
+            3 => {
                 enc[0] = 0xf1;
                 enc[1..3].copy_from_slice(&(v as i16).to_le_bytes());
-                3
             }
-            -8388608..=8388607 => {
+            4 => {
                 enc[0] = 0xf2;
                 enc[1..4].copy_from_slice(&(v as i32).to_le_bytes()[..3]);
-                4
             }
-            -2147483648..=2147483647 => {
+            5 => {
                 enc[0] = 0xf3;
                 enc[1..5].copy_from_slice(&(v as i32).to_le_bytes());
-                5
             }
             _ => {
                 enc[0] = 0xf4;
                 enc[1..9].copy_from_slice(&v.to_le_bytes());
-                9
             }
-        };
+        }
         self.buf.extend_from_slice(&enc[..n]);
         self.end_entry(n);
     }
@@ -83,19 +76,16 @@ impl ListpackBuilder {
     /// Appends `s` as a string entry, whatever its content.
     fn push_str(&mut self, s: &[u8]) {
         let len = s.len();
-        let header_len = if len < 64 {
-            self.buf.push(0x80 | len as u8);
-            1
-        } else if len < 4096 {
-            self.buf.extend_from_slice(&[0xe0 | (len >> 8) as u8, len as u8]);
-            2
-        } else {
-            self.buf.push(0xf0);
-            self.buf.extend_from_slice(&saturate(len).to_le_bytes());
-            5
-        };
+        match str_header_len(len) {
+            1 => self.buf.push(0x80 | len as u8),
+            2 => self.buf.extend_from_slice(&[0xe0 | (len >> 8) as u8, len as u8]),
+            _ => {
+                self.buf.push(0xf0);
+                self.buf.extend_from_slice(&saturate(len).to_le_bytes());
+            }
+        }
         self.buf.extend_from_slice(s);
-        self.end_entry(header_len + len);
+        self.end_entry(str_header_len(len) + len);
     }
 
     /// Writes the back-length of the `entry_len`-byte entry just written.
@@ -132,6 +122,46 @@ impl ListpackBuilder {
     }
 }
 
+/// Bytes `element` takes in a listpack (encoding, data, back-length), as
+/// [`ListpackBuilder::push`] writes it.
+pub fn element_len(element: &[u8]) -> usize {
+    match canonical_int(element) {
+        Some(v) => int_element_len(v),
+        None => with_backlen(str_header_len(element.len()) + element.len()),
+    }
+}
+
+/// Bytes the integer `v` takes in a listpack, as [`ListpackBuilder::push_int`] writes it.
+pub fn int_element_len(v: i64) -> usize {
+    with_backlen(int_encoding_len(v))
+}
+
+/// Encoding bytes (type and data) of the integer `v`.
+fn int_encoding_len(v: i64) -> usize {
+    match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8388608..=8388607 => 4,
+        -2147483648..=2147483647 => 5,
+        _ => 9,
+    }
+}
+
+/// Header bytes of a string of `len` bytes.
+fn str_header_len(len: usize) -> usize {
+    match len {
+        0..64 => 1,
+        64..4096 => 2,
+        _ => 5,
+    }
+}
+
+/// An entry of `entry_len` bytes with its back-length.
+fn with_backlen(entry_len: usize) -> usize {
+    entry_len + encode_backlen(entry_len as u64, &mut [0u8; 5])
+}
+
 fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -141,6 +171,24 @@ mod tests {
     use super::*;
     use crate::rdb::listpack::decode;
     use crate::rdb::value::Bytes;
+
+    #[test]
+    fn element_lengths_are_what_the_builder_writes() {
+        let mut long = vec![b'x'; 5000];
+        long[0] = b'y';
+        let cases: [&[u8]; 10] =
+            [b"", b"7", b"-1", b"128", b"4095", b"99999", b"x", &[b'a'; 63], &[b'a'; 64], &long];
+        for element in cases {
+            let mut lp = ListpackBuilder::new();
+            lp.push(element);
+            assert_eq!(element_len(element), lp.bytes_len() - HEADER_LEN - 1, "{}", element.len());
+        }
+        for v in [0, 127, 128, -4096, 4095, 40000, -8388608, 8388608, i64::MIN] {
+            let mut lp = ListpackBuilder::new();
+            lp.push_int(v);
+            assert_eq!(int_element_len(v), lp.bytes_len() - HEADER_LEN - 1, "{v}");
+        }
+    }
 
     fn build(elements: &[&[u8]]) -> Vec<u8> {
         let mut lp = ListpackBuilder::new();

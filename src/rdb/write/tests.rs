@@ -151,6 +151,7 @@ fn stream() -> impl Strategy<Value = Stream<'static>> {
                 entries_added: Some(added),
                 groups,
                 idmp: None,
+                nodes: None,
             }
         },
     )
