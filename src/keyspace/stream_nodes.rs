@@ -80,6 +80,28 @@ pub(super) fn deleted(s: &mut Stream<'static>, id: StreamId) {
     }
 }
 
+/// Whether the nodes are in id order and each holds exactly the live entries between its
+/// master id and the next node's (a damaged file may say otherwise).
+fn consistent(s: &Stream<'static>) -> bool {
+    let Some(nodes) = &s.nodes else { return false };
+    let mut start = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        if s.entries.get(start).is_some_and(|e| e.id < node.master) {
+            return false;
+        }
+        let end = match nodes.get(i + 1) {
+            Some(next) if next.master <= node.master => return false,
+            Some(next) => s.entries.partition_point(|e| e.id < next.master),
+            None => s.entries.len(),
+        };
+        if end < start || (end - start) as u64 != node.live {
+            return false;
+        }
+        start = end;
+    }
+    start == s.entries.len()
+}
+
 /// What a trim keeps: at most this many entries (`MAXLEN`), or none below this id (`MINID`).
 #[derive(Clone, Copy)]
 pub(super) enum Bound {
@@ -95,8 +117,7 @@ pub(super) enum Bound {
 /// strategy) its entries are looked at one by one, and the trim goes on to the next node only
 /// when the node was one of those. `~` stops at the first node not dropped whole (`KEEPREF`).
 pub(super) fn trim(s: &mut Stream<'static>, bound: Bound, approx: bool, refs: Refs) -> Option<usize> {
-    let nodes = s.nodes.as_ref()?;
-    if nodes.iter().map(|n| n.live).sum::<u64>() != s.entries.len() as u64 {
+    if !consistent(s) {
         s.nodes = None;
         return None;
     }
