@@ -10,11 +10,12 @@ use super::stream_refs::{Refs, drop_refs, referenced};
 use crate::rdb::stream::{Stream, StreamId, StreamNode};
 use crate::rdb::write::listpack::{element_len, int_element_len};
 
+/// Servers' default `stream-node-max-entries` (deleted entries count) and `-max-bytes`.
 const NODE_MAX_ENTRIES: u64 = 100;
 const NODE_MAX_BYTES: usize = 4096;
 /// A listpack's header and end byte.
 const LISTPACK_OVERHEAD: usize = 7;
-/// Entry flags: deleted, and same fields as the master entry.
+/// Entry flag: the entry has the master entry's fields (and stores only its values).
 const FLAG_SAMEFIELDS: i64 = 2;
 
 /// The node holding (or that would hold) entry `id`: the last whose master id is not above it.
@@ -22,7 +23,9 @@ fn node_of(nodes: &[StreamNode], id: StreamId) -> Option<usize> {
     nodes.partition_point(|n| n.master <= id).checked_sub(1)
 }
 
-/// Bytes an entry takes in a node whose master is `master`, fields `master_fields`.
+/// Bytes entry `id` with `fields` (field, value, …) takes in node `master`: flags, id deltas
+/// from the master id, the field names unless they are the master's, the values, and the
+/// entry's element count.
 fn entry_bytes(master: &StreamNode, id: StreamId, fields: &[&[u8]]) -> usize {
     let names = fields.iter().step_by(2);
     let same = fields.len() / 2 == master.master_fields.len()
