@@ -122,13 +122,7 @@ fn a_redis8_aof_with_an_rdb_base_rewrites_to_every_form() {
         }
     };
     workload(&mut srv, 0);
-    srv.command(&["BGREWRITEAOF"]);
-    let started = Instant::now();
-    while !matches!(srv.command(&["INFO", "persistence"]), Reply::Bulk(Some(i)) if String::from_utf8_lossy(&i).contains("aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0"))
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "BGREWRITEAOF did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    rewrite_aof(&mut srv);
     workload(&mut srv, 1);
     drop(srv);
     let aof = dir.path().join("aof");
@@ -144,17 +138,8 @@ fn a_redis8_aof_with_an_rdb_base_rewrites_to_every_form() {
     assert!(ours <= theirs, "ours {ours} bytes, the server's BGREWRITEAOF {theirs} bytes");
 }
 
-/// The server's own rewrite of `aof` with `aof-use-rdb-preamble no`: the base file it writes.
-fn server_rewrite(kind: Kind, aof: &Path) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("appendonlydir");
-    fs::create_dir(&src).unwrap();
-    for entry in fs::read_dir(aof).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), src.join(entry.file_name())).unwrap();
-    }
-    let args = ["--appendonly", "yes", "--appenddirname", "appendonlydir", "--aof-use-rdb-preamble", "no"];
-    let mut srv = Server::start(kind, dir.path(), &args).unwrap();
+/// Runs `BGREWRITEAOF` on `srv` and waits until it is done.
+fn rewrite_aof(srv: &mut Server) {
     srv.command(&["BGREWRITEAOF"]);
     let started = Instant::now();
     loop {
@@ -166,6 +151,20 @@ fn server_rewrite(kind: Kind, aof: &Path) -> Vec<u8> {
         assert!(started.elapsed() < Duration::from_secs(30), "BGREWRITEAOF did not finish");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The server's own rewrite of `aof` with `aof-use-rdb-preamble no`: the base file it writes.
+fn server_rewrite(kind: Kind, aof: &Path) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("appendonlydir");
+    fs::create_dir(&src).unwrap();
+    for entry in fs::read_dir(aof).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), src.join(entry.file_name())).unwrap();
+    }
+    let args = ["--appendonly", "yes", "--appenddirname", "appendonlydir", "--aof-use-rdb-preamble", "no"];
+    let mut srv = Server::start(kind, dir.path(), &args).unwrap();
+    rewrite_aof(&mut srv);
     let base: PathBuf = fs::read_dir(&src)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -209,14 +208,7 @@ fn redis8_vector_sets_in_an_rdb_base_pass_through() {
     ] {
         assert!(!matches!(srv.command(c), Reply::Error(_)), "{c:?}");
     }
-    srv.command(&["BGREWRITEAOF"]);
-    let started = Instant::now();
-    while !matches!(srv.command(&["INFO", "persistence"]), Reply::Bulk(Some(i))
-        if String::from_utf8_lossy(&i).contains("aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0"))
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "BGREWRITEAOF did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    rewrite_aof(&mut srv);
     srv.command(&["SET", "k2", "v2"]);
     drop(srv);
     let aof = dir.path().join("aof");
