@@ -20,7 +20,7 @@ use super::apply::{Call, Handler, wrong_type};
 use super::args::{Reject, int, is, show};
 use super::stream_idmp::{self, IdmpOption};
 use super::stream_nodes;
-use super::stream_refs::{self, Refs};
+use super::stream_refs::{self, Bound, Refs};
 use super::{Keyspace, Val};
 use crate::rdb::Bytes;
 use crate::rdb::Kind;
@@ -148,11 +148,11 @@ pub(super) fn update_first_id(s: &mut Stream<'static>) {
     s.first_id = Some(s.entries.first().map_or_else(StreamId::default, |e| e.id));
 }
 
-/// A trim request: `MAXLEN` or `MINID`, exact or approximate.
+/// A trim request: `MAXLEN` or `MINID`, exact or approximate (`~`).
 #[derive(Clone, Copy)]
-enum Trim {
-    MaxLen(u64, bool),
-    MinId(StreamId, bool),
+struct Trim {
+    bound: Bound,
+    approx: bool,
 }
 
 /// Options of `XADD`/`XTRIM`; for `XADD`, the position of the id too.
@@ -186,12 +186,13 @@ fn parse_add_trim<'c>(c: &Call<'c>, xadd: bool) -> Result<AddTrimArgs<'c>, Rejec
                 i += 1;
             }
             let arg = c.args[i + 1];
-            out.trim = Some(if is(opt, "MAXLEN") {
+            let bound = if is(opt, "MAXLEN") {
                 let n = int(arg)?;
-                Trim::MaxLen(u64::try_from(n).map_err(|_| "The MAXLEN argument must be >= 0.")?, approx)
+                Bound::MaxLen(u64::try_from(n).map_err(|_| "The MAXLEN argument must be >= 0.")?)
             } else {
-                Trim::MinId(parse_id(arg, 0, true)?, approx)
-            });
+                Bound::MinId(parse_id(arg, 0, true)?)
+            };
+            out.trim = Some(Trim { bound, approx });
             i += 1;
         } else if is(opt, "LIMIT") && more > 0 {
             if int(c.args[i + 1])? < 0 {
@@ -229,39 +230,17 @@ fn parse_add_trim<'c>(c: &Call<'c>, xadd: bool) -> Result<AddTrimArgs<'c>, Rejec
 }
 
 /// Trims `s` as servers do under `refs` (see `stream_refs`): node by node when its nodes are
-/// known (`stream_nodes`). Otherwise approximate `KEEPREF` trimming, which depends on the nodes,
-/// is accepted only when it removes nothing. Trimming does not move the max deleted id.
-/// Returns the number of entries removed.
+/// known (`stream_nodes`), else only where the entries alone decide the result. Trimming does
+/// not move the max deleted id. Returns the number of entries removed.
 fn trim(s: &mut Stream<'static>, how: Trim, refs: Refs) -> Result<usize, Reject> {
-    let (bound, approx) = match how {
-        Trim::MaxLen(n, approx) => (stream_nodes::Bound::MaxLen(n), approx),
-        Trim::MinId(id, approx) => (stream_nodes::Bound::MinId(id), approx),
+    let removed = match stream_nodes::trim(s, how.bound, how.approx, refs) {
+        Some(removed) => removed,
+        None => stream_refs::trim_without_nodes(s, how.bound, how.approx, refs)?,
     };
-    if let Some(removed) = stream_nodes::trim(s, bound, approx, refs) {
-        if removed > 0 {
-            update_first_id(s);
-        }
-        return Ok(removed);
+    if removed > 0 {
+        update_first_id(s);
     }
-    if refs != Refs::Keep {
-        return match how {
-            Trim::MaxLen(n, _) => stream_refs::trim_with_refs(s, Some(n), None, refs),
-            Trim::MinId(id, _) => stream_refs::trim_with_refs(s, None, Some(id), refs),
-        };
-    }
-    let remove = match how {
-        Trim::MaxLen(n, _) => s.entries.len().saturating_sub(usize::try_from(n).unwrap_or(usize::MAX)),
-        Trim::MinId(id, _) => s.entries.partition_point(|e| e.id < id),
-    };
-    if remove == 0 {
-        return Ok(0);
-    }
-    if matches!(how, Trim::MaxLen(_, true) | Trim::MinId(_, true)) {
-        return Err("approximate trimming (~) that removes entries: servers log the exact form".into());
-    }
-    s.entries.drain(..remove);
-    update_first_id(s);
-    Ok(remove)
+    Ok(removed)
 }
 
 /// `XADD key [NOMKSTREAM] [KEEPREF|DELREF|ACKED] [IDMP pid iid|IDMPAUTO pid]

@@ -6,7 +6,7 @@
 //! are) or are built here as entries are added; when they are not known (a stream read from
 //! JSON), trimming falls back to what the entries alone decide (see `stream_refs`).
 
-use super::stream_refs::{Refs, drop_refs, referenced};
+use super::stream_refs::{Bound, Refs, remove_trimmed, walk_trim};
 use crate::rdb::stream::{Stream, StreamId, StreamNode};
 use crate::rdb::write::listpack::{element_len, int_element_len};
 
@@ -105,13 +105,6 @@ fn consistent(s: &Stream<'static>) -> bool {
     start == s.entries.len()
 }
 
-/// What a trim keeps: at most this many entries (`MAXLEN`), or none below this id (`MINID`).
-#[derive(Clone, Copy)]
-pub(super) enum Bound {
-    MaxLen(u64),
-    MinId(StreamId),
-}
-
 /// Trims `s` node by node as servers do, when its nodes are known and agree with its entries;
 /// `None` otherwise. Returns the number of entries removed.
 ///
@@ -151,26 +144,8 @@ pub(super) fn trim(s: &mut Stream<'static>, bound: Bound, approx: bool, refs: Re
         if approx && refs == Refs::Keep {
             break;
         }
-        let mut doomed = Vec::new();
-        let mut len = len;
-        for e in &s.entries[start..end] {
-            let stop = match bound {
-                Bound::MaxLen(n) => len <= n,
-                Bound::MinId(id) => e.id >= id,
-            };
-            if stop {
-                break;
-            }
-            if refs == Refs::OnlyAcked && referenced(s, e.id) {
-                continue;
-            }
-            doomed.push(e.id);
-            len -= 1;
-        }
-        if refs == Refs::Drop {
-            drop_refs(s, &doomed);
-        }
-        s.entries.retain(|e| doomed.binary_search(&e.id).is_err());
+        let (doomed, _) = walk_trim(s, start..end, bound, refs);
+        remove_trimmed(s, &doomed, refs);
         removed += doomed.len();
         let node = &mut s.nodes.as_mut()?[at];
         node.live -= doomed.len() as u64;

@@ -36,13 +36,13 @@ impl Refs {
 
 /// Whether some consumer group still needs entry `id`: one has not been delivered it yet, or
 /// holds it pending.
-pub(super) fn referenced(s: &Stream<'static>, id: StreamId) -> bool {
+fn referenced(s: &Stream<'static>, id: StreamId) -> bool {
     let Some(min_last) = s.groups.iter().map(|g| g.last_id).min() else { return false };
     min_last < id || s.groups.iter().any(|g| g.pending.binary_search_by(|p| p.id.cmp(&id)).is_ok())
 }
 
 /// Drops every group's pending entries for the ids in `ids` (sorted).
-pub(super) fn drop_refs(s: &mut Stream<'static>, ids: &[StreamId]) {
+fn drop_refs(s: &mut Stream<'static>, ids: &[StreamId]) {
     for g in &mut s.groups {
         let before = g.pending.len();
         g.pending.retain(|p| ids.binary_search(&p.id).is_err());
@@ -73,50 +73,80 @@ fn delete_with_refs(s: &mut Stream<'static>, id: StreamId, refs: Refs) -> bool {
     delete_entry(s, id)
 }
 
-/// Trims the oldest entries under `DELREF` or `ACKED`: `keep_len` bounds the length
-/// (`MAXLEN`), `below` the ids (`MINID`). Servers walk these strategies entry by entry, so `~`
-/// makes no difference. Returns the number of entries removed.
-///
-/// This is the trim for a stream whose nodes are not known (see `stream_nodes`, which trims the
-/// others exactly). `ACKED` with `MAXLEN` deletes the oldest unreferenced entries until the
-/// stream is short enough, but a server stops at the end of the node (a block of up to 100
-/// entries) where it would have reached the length had no entry been referenced. When a
-/// referenced entry is passed over before the last deletion, the outcome depends on node
-/// boundaries, and the command is refused.
-pub(super) fn trim_with_refs(
-    s: &mut Stream<'static>,
-    keep_len: Option<u64>,
-    below: Option<StreamId>,
+/// What a trim keeps: at most this many entries (`MAXLEN`), or none below this id (`MINID`).
+#[derive(Clone, Copy)]
+pub(super) enum Bound {
+    MaxLen(u64),
+    MinId(StreamId),
+}
+
+/// The entries of `s.entries[range]` a trim toward `bound` deletes under `refs`, oldest first,
+/// as servers walk them: up to the bound, passing over entries a group still needs under
+/// `ACKED`. Also whether an entry was passed over before a deletion.
+pub(super) fn walk_trim(
+    s: &Stream<'static>,
+    range: std::ops::Range<usize>,
+    bound: Bound,
     refs: Refs,
-) -> Result<usize, Reject> {
+) -> (Vec<StreamId>, bool) {
     let mut len = s.entries.len() as u64;
-    let mut doomed = Vec::new();
-    let mut passed_over = false;
-    for e in &s.entries {
-        if keep_len.is_some_and(|n| len <= n) || below.is_some_and(|b| e.id >= b) {
+    let (mut doomed, mut passed_over, mut deleted_after_pass) = (Vec::new(), false, false);
+    for e in &s.entries[range] {
+        let stop = match bound {
+            Bound::MaxLen(n) => len <= n,
+            Bound::MinId(id) => e.id >= id,
+        };
+        if stop {
             break;
         }
         if refs == Refs::OnlyAcked && referenced(s, e.id) {
             passed_over = true;
             continue;
         }
-        if passed_over && keep_len.is_some() {
-            return Err("XADD/XTRIM MAXLEN with ACKED past entries that consumer groups still reference: \
-                        which entries the server deletes depends on how it grouped entries in nodes, \
-                        which the log does not tell"
-                .into());
-        }
+        deleted_after_pass |= passed_over;
         doomed.push(e.id);
         len -= 1;
     }
+    (doomed, deleted_after_pass)
+}
+
+/// Deletes the entries `doomed` (sorted) that a trim picked, dropping groups' pending entries
+/// for them first under `DELREF`.
+pub(super) fn remove_trimmed(s: &mut Stream<'static>, doomed: &[StreamId], refs: Refs) {
+    if refs == Refs::Drop {
+        drop_refs(s, doomed);
+    }
+    s.entries.retain(|e| doomed.binary_search(&e.id).is_err());
+}
+
+/// Trims a stream whose nodes are not known (see `stream_nodes`, which trims the others
+/// exactly), as far as the entries alone decide the result: the oldest entries up to the bound,
+/// under `ACKED` those no group needs. Refused where the result depends on the nodes: `~` that
+/// removes entries (servers remove only whole nodes), and `MAXLEN … ACKED` past an entry a
+/// group needs before the last deletion (servers stop at the end of the node where the length
+/// would have been reached). Returns the number of entries removed.
+pub(super) fn trim_without_nodes(
+    s: &mut Stream<'static>,
+    bound: Bound,
+    approx: bool,
+    refs: Refs,
+) -> Result<usize, Reject> {
+    let (doomed, passed_over) = walk_trim(s, 0..s.entries.len(), bound, refs);
     if doomed.is_empty() {
         return Ok(0);
     }
-    if refs == Refs::Drop {
-        drop_refs(s, &doomed);
+    if approx && refs == Refs::Keep {
+        return Err(
+            "approximate trimming (~) that removes entries from a stream whose nodes are not known".into()
+        );
     }
-    s.entries.retain(|e| doomed.binary_search(&e.id).is_err());
-    update_first_id(s);
+    if passed_over && matches!(bound, Bound::MaxLen(_)) {
+        return Err("XADD/XTRIM MAXLEN with ACKED past entries that consumer groups still reference: \
+                    which entries the server deletes depends on how it grouped entries in nodes, \
+                    which are not known for this stream"
+            .into());
+    }
+    remove_trimmed(s, &doomed, refs);
     Ok(doomed.len())
 }
 
@@ -260,9 +290,15 @@ mod tests {
             consumers: Vec::new(),
             nacked: None,
         });
-        let e = trim_with_refs(&mut s, Some(1), None, Refs::OnlyAcked).unwrap_err();
+        let e = trim_without_nodes(&mut s, Bound::MaxLen(1), false, Refs::OnlyAcked).unwrap_err();
         assert!(e.contains("depends on how it grouped entries in nodes"), "{e}");
-        assert_eq!(trim_with_refs(&mut s, Some(3), None, Refs::OnlyAcked), Ok(0));
+        let e = trim_without_nodes(&mut s, Bound::MaxLen(1), true, Refs::Keep).unwrap_err();
+        assert!(e.contains("approximate trimming"), "{e}");
+        assert_eq!(trim_without_nodes(&mut s, Bound::MaxLen(3), true, Refs::Keep), Ok(0));
+        assert_eq!(
+            trim_without_nodes(&mut s, Bound::MinId(StreamId { ms: 3, seq: 0 }), false, Refs::OnlyAcked),
+            Ok(1)
+        );
     }
 
     #[test]
