@@ -531,3 +531,47 @@ fn stream_nodes_and_acked_trimming_match_redis8() {
         assert_eq!(s.nodes.as_ref().map(Vec::len), Some(want), "{k}: nodes");
     }
 }
+
+/// `~` trims, which servers log in their exact form, applied from a hand-written log as a
+/// server applies them live: only whole nodes go, so the result depends on the nodes.
+#[test]
+fn approximate_trims_in_a_written_log_match_redis8() {
+    if !server::available(Kind::Redis8, false) {
+        return;
+    }
+    let mut rng = XorShift::new(87);
+    let mut commands: Vec<Cmd> = Vec::new();
+    for n in 1..=1200u64 {
+        let v = vec![b'v'; [1, 30, 200][rng.below(3) as usize]];
+        let id = format!("{n}-1").into_bytes();
+        commands.push(match n % 40 {
+            0 => words(&[b"XADD", b"a", b"MAXLEN", b"~", b"150", &id, b"f", &v]),
+            20 => words(&[b"XTRIM", b"a", b"MINID", b"~", format!("{}-1", n.saturating_sub(100)).as_bytes()]),
+            _ => words(&[b"XADD", b"a", &id, b"f", &v]),
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(Kind::Redis8, dir.path(), &[]).unwrap();
+    let replies: Vec<Reply> = commands.iter().map(|c| srv.command(c)).collect();
+    let trimmed =
+        commands.iter().zip(&replies).filter(|(c, r)| c[0] == b"XTRIM" && **r != Reply::Integer(0)).count();
+    assert!(trimmed > 5, "only {trimmed} XTRIM ~ removed entries");
+    let digest = srv.digest();
+    drop(srv);
+
+    let mut log = Vec::new();
+    for c in &commands {
+        log.extend(format!("*{}\r\n", c.len()).bytes());
+        for a in c {
+            log.extend(format!("${}\r\n", a.len()).bytes());
+            log.extend_from_slice(a);
+            log.extend_from_slice(b"\r\n");
+        }
+    }
+    let mut applier = Applier::new(Keyspace::new(), 0);
+    applier.load_file(&log, 0, &|_| {}).unwrap();
+    let mut rdb = Vec::new();
+    let values = ValueWriter::new(Target::parse("13").unwrap(), Lossy::default());
+    write_rdb(&applier.finish(), values, FileOptions::default(), None, &mut rdb).unwrap();
+    assert_eq!(server::load_rdb(Kind::Redis8, &rdb).unwrap(), digest);
+}
