@@ -83,8 +83,15 @@ pub(super) fn deleted(s: &mut Stream<'static>, id: StreamId) {
     }
 }
 
-/// Whether the nodes are in id order and each holds exactly the live entries between its
-/// master id and the next node's (a damaged file may say otherwise).
+/// Forgets the nodes of a stream entering the keyspace (from a file) unless they are in id
+/// order and each holds exactly the live entries between its master id and the next node's (a
+/// damaged file may say otherwise). The keyspace keeps them so as it changes the stream.
+pub(super) fn forget_if_inconsistent(s: &mut Stream<'static>) {
+    if !consistent(s) {
+        s.nodes = None;
+    }
+}
+
 fn consistent(s: &Stream<'static>) -> bool {
     let Some(nodes) = &s.nodes else { return false };
     let mut start = 0;
@@ -105,18 +112,15 @@ fn consistent(s: &Stream<'static>) -> bool {
     start == s.entries.len()
 }
 
-/// Trims `s` node by node as servers do, when its nodes are known and agree with its entries;
-/// `None` otherwise. Returns the number of entries removed.
+/// Trims `s` node by node as servers do, when its nodes are known; `None` otherwise. Returns the
+/// number of entries removed.
 ///
 /// A node whose live entries can all go (the length stays at least `MAXLEN` without them, or
 /// its last id is below `MINID`) is dropped whole under `KEEPREF`; otherwise (or with another
 /// strategy) its entries are looked at one by one, and the trim goes on to the next node only
 /// when the node was one of those. `~` stops at the first node not dropped whole (`KEEPREF`).
 pub(super) fn trim(s: &mut Stream<'static>, bound: Bound, approx: bool, refs: Refs) -> Option<usize> {
-    if !consistent(s) {
-        s.nodes = None;
-        return None;
-    }
+    s.nodes.as_ref()?;
     let mut removed = 0;
     let mut at = 0;
     loop {
@@ -161,4 +165,51 @@ pub(super) fn trim(s: &mut Stream<'static>, bound: Bound, approx: bool, refs: Re
         break;
     }
     Some(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdb::stream::StreamEntry;
+    use crate::rdb::value::Bytes;
+
+    /// A stream of `n` entries with ids `1-1`, `2-1`, …, its nodes built as they were added.
+    fn stream_of(n: u64) -> Stream<'static> {
+        let mut s = Stream { nodes: Some(Vec::new()), ..Stream::default() };
+        for ms in 1..=n {
+            let id = StreamId { ms, seq: 1 };
+            s.entries.push(StreamEntry { id, fields: vec![(Bytes::Owned(b"f".to_vec()), Bytes::Int(7))] });
+            appended(&mut s, id, &[b"f", b"7"]);
+        }
+        s
+    }
+
+    #[test]
+    fn nodes_fill_up_to_the_servers_default_entry_count() {
+        let s = stream_of(250);
+        let live: Vec<u64> = s.nodes.as_ref().unwrap().iter().map(|n| n.live).collect();
+        assert_eq!(live, [100, 100, 50]);
+        assert!(consistent(&s));
+    }
+
+    #[test]
+    fn nodes_that_disagree_with_the_entries_are_forgotten_and_trims_fall_back() {
+        let mut kept = stream_of(250);
+        forget_if_inconsistent(&mut kept);
+        assert!(kept.nodes.is_some());
+        assert_eq!(trim(&mut kept, Bound::MaxLen(120), true, Refs::Keep), Some(100));
+
+        let miscounted = |s: &mut Stream<'static>| s.nodes.as_mut().unwrap()[1].live = 99;
+        let out_of_order = |s: &mut Stream<'static>| s.nodes.as_mut().unwrap().swap(0, 1);
+        let entry_before_first_node = |s: &mut Stream<'static>| {
+            s.nodes.as_mut().unwrap()[0].master = StreamId { ms: 2, seq: 0 };
+        };
+        for damage in [miscounted, out_of_order, entry_before_first_node] {
+            let mut s = stream_of(250);
+            damage(&mut s);
+            forget_if_inconsistent(&mut s);
+            assert!(s.nodes.is_none());
+            assert_eq!(trim(&mut s, Bound::MaxLen(120), true, Refs::Keep), None);
+        }
+    }
 }

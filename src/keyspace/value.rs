@@ -176,7 +176,11 @@ impl Val {
                     .map(|f| (owned(f.field), HashValue::new(owned(f.value), f.expire_ms)))
                     .collect(),
             )),
-            Value::Stream(s) => Val::Stream(Box::new(s.into_owned())),
+            Value::Stream(s) => {
+                let mut s = s.into_owned();
+                super::stream_nodes::forget_if_inconsistent(&mut s);
+                Val::Stream(Box::new(s))
+            }
             Value::Module(m) => Val::Module(Box::new(m.into_owned())),
         }
     }
