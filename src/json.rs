@@ -13,6 +13,7 @@ use crate::rdb::reader::{KeyEntry, Record};
 use crate::rdb::stream::{Idmp, Stream, StreamId};
 use crate::rdb::value::{Bytes, HashField, Value};
 use crate::rdb::{Header, RdbStr};
+use crate::vector_set::VectorSet;
 
 /// Appends `bytes` as a JSON string, or as `{"base64": …}` when they are not UTF-8.
 #[inline]
@@ -443,7 +444,40 @@ fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
             write_bytes(out, &m.payload);
             out.push(b'}');
         }
+        Value::VectorSet(v) => write_vector_set(out, v),
     }
+}
+
+/// `{"vectorset":{"dim":…,"reduce":…,"quantization":…,"m":…,"elements":[…]}}`, each element
+/// `{"element":…,"vector":[…],"attributes":…}` with the vector as given (before projection).
+fn write_vector_set(out: &mut Vec<u8>, v: &VectorSet) {
+    out.extend_from_slice(b"{\"vectorset\":{\"dim\":");
+    write_int(out, v.dim);
+    member!(out, "reduce");
+    match v.reduce {
+        Some(n) => write_int(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
+    member!(out, "quantization");
+    write_bytes(out, v.quantization.option());
+    member!(out, "m");
+    write_int(out, v.m);
+    member!(out, "elements");
+    write_array(out, &v.elements, |out, (name, e)| {
+        out.extend_from_slice(b"{\"element\":");
+        write_bytes(out, name);
+        member!(out, "vector");
+        write_array(out, e.vector.chunks_exact(4), |out, c| {
+            write_score(out, f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+        });
+        member!(out, "attributes");
+        match &e.attributes {
+            Some(a) => write_bytes(out, a),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    });
+    out.extend_from_slice(b"}}");
 }
 
 fn write_hash_field(out: &mut Vec<u8>, f: &HashField<'_>) {

@@ -19,6 +19,7 @@ pub mod parallel;
 pub mod rdb;
 pub mod rewrite;
 pub mod safe_write;
+pub mod vector_set;
 
 pub use error::{Error, ErrorKind, Result};
 pub use input::Input;

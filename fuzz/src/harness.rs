@@ -289,7 +289,7 @@ pub fn keyspace_apply(data: &[u8]) {
     use aoftool::emit::RespWriter;
     use aoftool::keyspace::{Applier, Keyspace};
     use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
-    use aoftool::rewrite::{write_rdb, write_resp};
+    use aoftool::rewrite::{Part, write_rdb, write_resp};
 
     let mut applier = Applier::new(Keyspace::new(), 0);
     if let Err(e) = applier.load_file(data, 0, &|_| {}) {
@@ -300,7 +300,7 @@ pub fn keyspace_apply(data: &[u8]) {
     for target in Target::ALL {
         let values = ValueWriter::new(target, lossy);
         let mut resp = Vec::new();
-        match write_resp(&keyspace, &RespWriter::new(values.clone(), false), None, &mut resp) {
+        match write_resp(&keyspace, Part::All, &RespWriter::new(values.clone(), false), None, &mut resp) {
             Ok(_) => {
                 let parser = aoftool::aof::resp::Parser::new(&resp, 0);
                 let mut pos = 0;
@@ -311,7 +311,14 @@ pub fn keyspace_apply(data: &[u8]) {
             Err(e) => assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{target}: {e}"),
         }
         let mut rdb = Vec::new();
-        match write_rdb(&keyspace, values, FileOptions { ctime_s: 0, aof_base: false }, None, &mut rdb) {
+        match write_rdb(
+            &keyspace,
+            Part::All,
+            values,
+            FileOptions { ctime_s: 0, aof_base: false },
+            None,
+            &mut rdb,
+        ) {
             Ok(_) => {
                 aoftool::rdb::write::expect::read_back(&rdb).unwrap_or_else(|e| panic!("{target}: {e}"));
             }

@@ -3,7 +3,7 @@
 use super::args::{Reject, show};
 use super::{
     Keyspace, Slot, Stamp, Val, bitfield, function, geo, hash, hll, keys, list, set, sort, stream, string,
-    zset,
+    vector_set, zset,
 };
 use crate::aof::reader::CommandRecord;
 use crate::error::{Error, ErrorKind, Result};
@@ -18,6 +18,8 @@ pub(super) struct Call<'c> {
     pub db: u64,
     /// When and from where: the stamp of every key it writes.
     pub stamp: Stamp,
+    /// Whether it runs in a transaction (`MULTI` … `EXEC`).
+    pub queued: bool,
 }
 
 impl Call<'_> {
@@ -69,6 +71,7 @@ fn handler(name: &str) -> Option<Handler> {
         sort::lookup,
         hash::lookup,
         stream::lookup,
+        vector_set::lookup,
     ]
     .iter()
     .find_map(|lookup| lookup(name))
@@ -95,16 +98,18 @@ pub(super) struct Runner {
 }
 
 impl Runner {
-    /// Applies one command (outside a transaction) to `keyspace`, stamped with `source`.
+    /// Applies one command to `keyspace`, stamped with `source`; `queued` when it is part of
+    /// a transaction.
     pub(super) fn run(
         &mut self,
         keyspace: &mut Keyspace,
         source: u32,
         record: &CommandRecord<'_>,
         args: &[&[u8]],
+        queued: bool,
     ) -> Result<()> {
         let cmd = &record.command;
-        let call = Call { args, db: record.db, stamp: Stamp::new(record.timestamp, source) };
+        let call = Call { args, db: record.db, stamp: Stamp::new(record.timestamp, source), queued };
         let reject = |reason: String| {
             let command = String::from_utf8_lossy(cmd.name).to_ascii_uppercase();
             Error::new(ErrorKind::Command { command, reason }, cmd.offset)
@@ -146,7 +151,8 @@ pub(super) fn first_key_only(name: &[u8], args: usize) -> bool {
         | b"RPUSHX" | b"LPOP" | b"RPOP" | b"LREM" | b"LSET" | b"LTRIM" | b"LINSERT" | b"SADD" | b"SREM"
         | b"ZADD" | b"ZINCRBY" | b"ZREM" | b"ZREMRANGEBYSCORE" | b"ZREMRANGEBYRANK" | b"ZREMRANGEBYLEX"
         | b"ZPOPMIN" | b"ZPOPMAX" | b"GEOADD" | b"HSET" | b"HMSET" | b"HSETNX" | b"HDEL" | b"HINCRBY"
-        | b"XADD" | b"XDEL" | b"XTRIM" | b"XDELEX" | b"XACKDEL" | b"XCFGSET" | b"XIDMPRECORD" => args >= 2,
+        | b"XADD" | b"XDEL" | b"XTRIM" | b"XDELEX" | b"XACKDEL" | b"XCFGSET" | b"XIDMPRECORD" | b"VADD"
+        | b"VREM" | b"VSETATTR" => args >= 2,
         _ => false,
     }
 }
@@ -192,14 +198,14 @@ impl<'a> Applier<'a> {
             let queued: Vec<CommandRecord<'a>> = self.transaction.drain(..).skip(1).collect();
             return queued.into_iter().try_for_each(|r| {
                 let args: Vec<&[u8]> = r.command.args().collect();
-                self.run(&r, &args)
+                self.run(&r, &args, true)
             });
         }
         if !self.transaction.is_empty() {
             self.transaction.push(record);
             return Ok(());
         }
-        self.run(&record, args)
+        self.run(&record, args, false)
     }
 
     /// The keyspace, for loading records into it.
@@ -233,8 +239,8 @@ impl<'a> Applier<'a> {
         self.keyspace
     }
 
-    fn run(&mut self, record: &CommandRecord<'a>, args: &[&[u8]]) -> Result<()> {
-        self.runners[0].run(&mut self.keyspace, self.source, record, args)
+    fn run(&mut self, record: &CommandRecord<'a>, args: &[&[u8]], queued: bool) -> Result<()> {
+        self.runners[0].run(&mut self.keyspace, self.source, record, args, queued)
     }
 }
 

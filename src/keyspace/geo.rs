@@ -682,7 +682,7 @@ fn geoadd(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     for (score, t) in scores.iter().zip(triples.chunks(3)) {
         args.extend([score.as_slice(), t[2]]);
     }
-    zset::zadd(ks, &Call { args: &args, db: c.db, stamp: c.stamp }, false)
+    zset::zadd(ks, &Call { args: &args, ..*c }, false)
 }
 
 #[cfg(test)]

@@ -131,6 +131,9 @@ fn copy(ks: &mut Keyspace, c: &Call<'_>) -> Result<(), Reject> {
     if (to == c.db && src == dst) || (!replace && ks.get(to, dst).is_some()) {
         return Ok(());
     }
+    if slot.val.is_vector_set() {
+        return Err("not supported for this module type (vector sets cannot be copied)".into());
+    }
     let copied = Slot { written: c.stamp, ..slot.clone() };
     ks.db_mut(to).insert(dst, copied);
     Ok(())

@@ -212,6 +212,6 @@ impl<'a> Batch<'a> {
     ) -> Result<()> {
         range
             .filter(|&n| self.halves[n] == Some(half))
-            .try_for_each(|n| runner.run(keyspace, source, &self.records[n], self.args(n)))
+            .try_for_each(|n| runner.run(keyspace, source, &self.records[n], self.args(n), false))
     }
 }

@@ -28,6 +28,7 @@ mod stream_nodes;
 mod stream_refs;
 mod string;
 mod value;
+mod vector_set;
 mod zset;
 
 use std::collections::BTreeMap;

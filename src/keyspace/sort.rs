@@ -348,7 +348,7 @@ mod tests {
     fn patterns_read_as_the_servers_do() {
         let mut ks = Keyspace::new();
         let stamp = super::super::Stamp::new(None, 0);
-        let call = Call { args: &[], db: 0, stamp };
+        let call = Call { args: &[], db: 0, stamp, queued: false };
         ks.put(&call, b"w_a", Val::Str(b"1"[..].into()), None);
         ks.put(&call, b"w_a->", Val::Str(b"2"[..].into()), None);
         let field = super::super::HashValue::new(b"3"[..].into(), None);

@@ -1,5 +1,6 @@
 //! Values as the keyspace holds them: owned and indexed for the commands that change them.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -11,6 +12,7 @@ use crate::dataset::Entry;
 use crate::rdb::module::ModuleValue;
 use crate::rdb::stream::Stream;
 use crate::rdb::{Bytes, HashField, Kind, Value};
+use crate::vector_set::{VECTOR_SET_MODULE, VectorSet};
 
 /// A value.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +32,8 @@ pub enum Val {
     Stream(Box<Stream<'static>>),
     /// A module value, opaque.
     Module(Box<ModuleValue<'static>>),
+    /// A vector set built by `VADD` (one read from a file is a module value).
+    VectorSet(Box<VectorSet>),
 }
 
 /// A hash field's value and expiry (Unix ms).
@@ -131,18 +135,28 @@ impl Val {
             Val::ZSet(_) => Kind::ZSet,
             Val::Hash(_) => Kind::Hash,
             Val::Stream(_) => Kind::Stream,
-            Val::Module(_) => Kind::Module,
+            Val::Module(_) | Val::VectorSet(_) => Kind::Module,
         }
     }
 
-    /// Elements of a list, set, sorted set or hash; 1 for other values.
+    /// Elements of a list, set, sorted set, hash or vector set; 1 for other values.
     pub fn elements(&self) -> usize {
         match self {
             Val::List(v) => v.len(),
             Val::Set(v) => v.len(),
             Val::ZSet(v) => v.len(),
             Val::Hash(v) => v.len(),
+            Val::VectorSet(v) => v.elements.len(),
             Val::Str(_) | Val::Stream(_) | Val::Module(_) => 1,
+        }
+    }
+
+    /// True for a vector set, built by commands or read from a file.
+    pub fn is_vector_set(&self) -> bool {
+        match self {
+            Val::VectorSet(_) => true,
+            Val::Module(m) => m.name() == VECTOR_SET_MODULE,
+            _ => false,
         }
     }
 
@@ -153,6 +167,7 @@ impl Val {
             Val::Set(v) => v.is_empty(),
             Val::ZSet(v) => v.is_empty(),
             Val::Hash(v) => v.is_empty(),
+            Val::VectorSet(v) => v.elements.is_empty(),
             Val::Str(_) | Val::Stream(_) | Val::Module(_) => false,
         }
     }
@@ -182,6 +197,7 @@ impl Val {
                 Val::Stream(Box::new(s))
             }
             Value::Module(m) => Val::Module(Box::new(m.into_owned())),
+            Value::VectorSet(v) => Val::VectorSet(Box::new(v.into_owned())),
         }
     }
 
@@ -196,6 +212,7 @@ impl Val {
             Val::Hash(h) => Value::Hash(h.iter().map(hash_field).collect()),
             Val::Stream(s) => Value::Stream(s.clone()),
             Val::Module(m) => Value::Module((**m).clone()),
+            Val::VectorSet(v) => Value::VectorSet(Cow::Borrowed(&**v)),
         }
     }
 

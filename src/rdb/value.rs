@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use super::encoding::Kind;
 use super::module::ModuleValue;
 use super::stream::Stream;
+use crate::vector_set::VectorSet;
 
 /// One string of a value: borrowed from the input, owned (decompressed), or an integer whose
 /// string form is its decimal text.
@@ -109,6 +110,9 @@ pub enum Value<'a> {
     Stream(Box<Stream<'a>>),
     /// A module value, kept opaque.
     Module(ModuleValue<'a>),
+    /// A vector set built by commands (never read from a file, which holds vector sets as
+    /// module values).
+    VectorSet(Cow<'a, VectorSet>),
 }
 
 impl Value<'_> {
@@ -123,6 +127,7 @@ impl Value<'_> {
             Value::Hash(v) => Value::Hash(v.into_iter().map(HashField::into_owned).collect()),
             Value::Stream(s) => Value::Stream(Box::new(s.into_owned())),
             Value::Module(m) => Value::Module(m.into_owned()),
+            Value::VectorSet(v) => Value::VectorSet(Cow::Owned(v.into_owned())),
         }
     }
 
@@ -135,7 +140,7 @@ impl Value<'_> {
             Value::ZSet(_) => Kind::ZSet,
             Value::Hash(_) => Kind::Hash,
             Value::Stream(_) => Kind::Stream,
-            Value::Module(_) => Kind::Module,
+            Value::Module(_) | Value::VectorSet(_) => Kind::Module,
         }
     }
 }

@@ -523,6 +523,17 @@ pub fn load_aof_and_save(
     aof: Aof<'_>,
     load_truncated: bool,
 ) -> Result<(Digest, Vec<u8>), LoadFailure> {
+    let (mut server, _dir) = start_on_aof(kind, aof, load_truncated)?;
+    Ok((server.digest(), server.save()))
+}
+
+/// Starts a fresh `kind` on `aof` with `--aof-load-truncated yes|no`, in a temporary directory
+/// returned with it.
+pub fn start_on_aof(
+    kind: Kind,
+    aof: Aof<'_>,
+    load_truncated: bool,
+) -> Result<(Server, tempfile::TempDir), LoadFailure> {
     let dir = tempfile::tempdir().expect("temporary directory");
     match aof {
         Aof::File(bytes) => fs::write(dir.path().join("appendonly.aof"), bytes).expect("writing the AOF"),
@@ -546,8 +557,9 @@ pub fn load_aof_and_save(
         "--aof-load-truncated",
         truncated,
     ];
-    let mut server = Server::start(kind, dir.path(), &args)?;
-    Ok((server.digest(), server.save()))
+    let server = Server::start(kind, dir.path(), &args)?;
+    // The server goes first when the pair is dropped, then its directory.
+    Ok((server, dir))
 }
 
 /// Starts a fresh `kind` on an RDB file (`dump.rdb`) and returns the dataset's `DEBUG DIGEST`.

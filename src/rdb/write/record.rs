@@ -73,6 +73,7 @@ pub fn is_empty_collection(value: &Value<'_>) -> bool {
         Value::List(v) | Value::Set(v) => v.is_empty(),
         Value::ZSet(v) => v.is_empty(),
         Value::Hash(v) => v.is_empty(),
+        Value::VectorSet(v) => v.elements.is_empty(),
         Value::String(_) | Value::Stream(_) | Value::Module(_) => false,
     }
 }

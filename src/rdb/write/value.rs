@@ -119,6 +119,13 @@ impl ValueWriter {
                 out.extend_from_slice(&m.payload);
                 Encoding::Module2
             }
+            Value::VectorSet(_) => {
+                return Err(unrepresentable(
+                    self.target,
+                    "a vector set built by VADD (its module form holds the server's HNSW graph)".into(),
+                    "; write it with --format aof, preamble or multipart, which carry it as VADD commands",
+                ));
+            }
         };
         Ok(encoding.code())
     }
