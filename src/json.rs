@@ -687,6 +687,27 @@ mod tests {
     }
 
     #[test]
+    fn a_vector_set_shows_its_settings_and_each_vector_as_given() {
+        use crate::vector_set::{Quantization, VectorElement};
+        let vector: Vec<u8> = [0.1f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let element = VectorElement { vector: vector.into(), attributes: Some(b"{}"[..].into()) };
+        let set = VectorSet {
+            dim: 2,
+            reduce: Some(1),
+            quantization: Quantization::Binary,
+            m: 8,
+            elements: [(b"e"[..].into(), element)].into_iter().collect(),
+        };
+        let parsed: serde_json::Value = serde_json::from_str(&render(|o| {
+            write_value(o, &Value::VectorSet(std::borrow::Cow::Owned(set)))
+        }))
+        .unwrap();
+        let want = serde_json::json!({"vectorset": {"dim": 2, "reduce": 1, "quantization": "BIN", "m": 8,
+            "elements": [{"element": "e", "vector": [f64::from(0.1f32), -2.0], "attributes": "{}"}]}});
+        assert_eq!(parsed, want);
+    }
+
+    #[test]
     fn strings_escape_and_binary_becomes_base64() {
         assert_eq!(render(|o| write_bytes(o, b"a\"b\\\n\x01")), r#""a\"b\\\n\u0001""#);
         assert_eq!(render(|o| write_bytes(o, "é".as_bytes())), "\"é\"");
