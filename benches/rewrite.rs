@@ -6,7 +6,8 @@
 //! Without `AOFTOOL_BENCH_AOF` the input is an overwrite-heavy AOF made here, in the shape
 //! redis-benchmark's default tests log (SET on random keys, INCR, LPUSH, SADD, HSET on a few
 //! keys), about 32 MiB. `apply_lpush` applies LPUSHes of 64-byte elements onto one list, also
-//! about 32 MiB. Throughput is input bytes per second.
+//! about 32 MiB; `apply_vadd` and `write_aof_vectors` apply and write `VADD`s of 768-component
+//! vectors onto one vector set, also about 32 MiB. Throughput is input bytes per second.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -75,6 +76,27 @@ static LPUSH_INPUT: LazyLock<Vec<u8>> = LazyLock::new(|| {
     out
 });
 
+/// `VADD`s of distinct elements with random 768-component vectors (as `FP32`) onto one vector
+/// set, about `SYNTHETIC_BYTES`.
+static VADD_INPUT: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut out = Vec::with_capacity(SYNTHETIC_BYTES + 4096);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut i = 0u64;
+    while out.len() < SYNTHETIC_BYTES {
+        let vector: Vec<u8> = (0..768)
+            .flat_map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                ((rng % 2000) as f32 / 1000.0 - 1.0).to_le_bytes()
+            })
+            .collect();
+        command(&mut out, &[b"VADD", b"vectors", b"FP32", &vector, format!("item:{i}").as_bytes()]);
+        i += 1;
+    }
+    out
+});
+
 fn load(input: &[u8]) -> Keyspace {
     let mut applier = Applier::new(Keyspace::new(), 0);
     applier.load_file(input, 0, &|_| {}).expect("the bench AOF applies");
@@ -113,6 +135,22 @@ fn write_rdb_file(bencher: Bencher) {
     bencher.counter(BytesCount::new(INPUT.len())).bench(|| {
         let mut out = Vec::new();
         write_rdb(&keyspace, Part::All, values.clone(), FileOptions::default(), None, &mut out).expect("RDB");
+        out.len()
+    });
+}
+
+#[divan::bench(sample_count = 5)]
+fn apply_vadd(bencher: Bencher) {
+    bencher.counter(BytesCount::new(VADD_INPUT.len())).bench(|| black_box(load(&VADD_INPUT)).len());
+}
+
+#[divan::bench(sample_count = 5)]
+fn write_aof_vectors(bencher: Bencher) {
+    let keyspace = load(&VADD_INPUT);
+    let resp = RespWriter::new(ValueWriter::new(Target::DEFAULT, Lossy::default()), false);
+    bencher.counter(BytesCount::new(VADD_INPUT.len())).bench(|| {
+        let mut out = Vec::new();
+        write_resp(&keyspace, Part::All, &resp, None, &mut out).expect("RESP");
         out.len()
     });
 }

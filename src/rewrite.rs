@@ -212,14 +212,14 @@ pub fn write_resp(
     Ok(written)
 }
 
-/// Up to [`WRITE_BATCH`] keys, ended early by a key with more than [`PIECE_ITEMS`] elements,
-/// which comes apart.
+/// Up to [`WRITE_BATCH`] keys, ended early by a key with more than [`PIECE_ITEMS`] elements
+/// or a vector set (whose elements are large), which comes apart.
 fn next_batch<'k>(
     keys: &mut impl Iterator<Item = KeyToWrite<'k>>,
 ) -> (Vec<KeyToWrite<'k>>, Option<KeyToWrite<'k>>) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     for key in keys {
-        if key.3.val.elements() > PIECE_ITEMS {
+        if key.3.val.elements() > PIECE_ITEMS || key.3.val.is_vector_set() {
             return (batch, Some(key));
         }
         batch.push(key);

@@ -53,6 +53,19 @@ pub struct VectorSet {
     pub elements: FxHashMap<Box<[u8]>, VectorElement>,
 }
 
+impl VectorSet {
+    /// A set with this one's settings holding `elements`.
+    pub fn with_elements(&self, elements: impl IntoIterator<Item = (Box<[u8]>, VectorElement)>) -> VectorSet {
+        VectorSet {
+            dim: self.dim,
+            reduce: self.reduce,
+            quantization: self.quantization,
+            m: self.m,
+            elements: elements.into_iter().collect(),
+        }
+    }
+}
+
 /// An element's vector and attributes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VectorElement {
