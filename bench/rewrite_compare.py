@@ -3,6 +3,7 @@
 
 Usage:  python3 bench/rewrite_compare.py AOF_DIR [--aoftool target/release/aoftool]
                                          [--server /usr/bin/redis-server] [--reps 1]
+                                         [--load-only] [--aoftool-arg ARG]...
 
 AOF_DIR is a multi-part AOF directory (manifest + files). For each repetition:
 
@@ -16,6 +17,10 @@ AOF_DIR is a multi-part AOF directory (manifest + files). For each repetition:
   the new base file's size. Peak RSS of the server process (sampled; the forked rewrite child
   is not counted, its pages are shared copy-on-write) and used_memory. The server is stopped
   with SHUTDOWN NOSAVE and waited for by its own PID.
+
+--load-only stops the server after loading, for logs its BGREWRITEAOF cannot rewrite (Redis
+8.6's crashes on a vector set without an RDB preamble); --aoftool-arg passes an option to
+`aoftool rewrite` (`--written-by redis8` for a log that does not name its server).
 
 Prints one JSON line per tool and repetition. With --warmup, an unreported aoftool run goes
 first, so that aoftool's first reported run, like every server run, follows a run of the other
@@ -39,11 +44,11 @@ from measure import measure  # noqa: E402
 from redis_load import Sampler, free_port, request, wait_ready  # noqa: E402
 
 
-def run_aoftool(aoftool: str, aof_dir: str) -> dict:
+def run_aoftool(aoftool: str, aof_dir: str, extra: list[str]) -> dict:
     out = tempfile.mkdtemp(prefix="aoftool-bench-rewrite-")
     try:
         target = os.path.join(out, "rewritten.aof")
-        result = measure([aoftool, "rewrite", aof_dir, "-o", target, "--format", "aof"])
+        result = measure([aoftool, "rewrite", aof_dir, "-o", target, "--format", "aof", *extra])
         result["output_bytes"] = os.path.getsize(target) if os.path.exists(target) else None
         result["tool"] = "aoftool rewrite"
         return result
@@ -51,7 +56,7 @@ def run_aoftool(aoftool: str, aof_dir: str) -> dict:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def run_server(server: str, aof_dir: str) -> dict:
+def run_server(server: str, aof_dir: str, load_only: bool) -> dict:
     tmp = tempfile.mkdtemp(prefix="aoftool-bench-bgrewrite-")
     proc = None
     try:
@@ -74,14 +79,15 @@ def run_server(server: str, aof_dir: str) -> dict:
         sampler = Sampler(proc.pid)
         load_wall = wait_ready(proc, port, log) - t0
         t1 = time.monotonic()
-        reply = request(port, "BGREWRITEAOF")
-        if not reply.startswith(b"+"):
-            raise RuntimeError(f"BGREWRITEAOF: {reply[:200]!r}")
-        while True:
-            info = request(port, "INFO", "persistence").decode(errors="replace")
-            if "aof_rewrite_in_progress:0" in info and "aof_rewrite_scheduled:0" in info:
-                break
-            time.sleep(0.01)
+        if not load_only:
+            reply = request(port, "BGREWRITEAOF")
+            if not reply.startswith(b"+"):
+                raise RuntimeError(f"BGREWRITEAOF: {reply[:200]!r}")
+            while True:
+                info = request(port, "INFO", "persistence").decode(errors="replace")
+                if "aof_rewrite_in_progress:0" in info and "aof_rewrite_scheduled:0" in info:
+                    break
+                time.sleep(0.01)
         rewrite_wall = time.monotonic() - t1
         peak = sampler.finish()
         info = request(port, "INFO").decode(errors="replace")
@@ -97,7 +103,7 @@ def run_server(server: str, aof_dir: str) -> dict:
             text = f.read()
         m = re.search(r"DB loaded from append only file: ([\d.]+) seconds", text)
         return {
-            "tool": "redis-server load + BGREWRITEAOF",
+            "tool": "redis-server load" + ("" if load_only else " + BGREWRITEAOF"),
             "load_wall_s": load_wall,
             "log_load_s": float(m.group(1)) if m else None,
             "rewrite_wall_s": rewrite_wall,
@@ -126,12 +132,14 @@ def main() -> int:
                     help="run aoftool once, unreported, first: on a virtual machine the first "
                          "run after an idle spell pays for the host mapping fresh pages, which "
                          "each later run (of either tool) is spared by the one before it")
+    ap.add_argument("--load-only", action="store_true")
+    ap.add_argument("--aoftool-arg", action="append", default=[])
     a = ap.parse_args()
     if a.warmup:
-        run_aoftool(a.aoftool, a.aof_dir)
+        run_aoftool(a.aoftool, a.aof_dir, a.aoftool_arg)
     for _ in range(a.reps):
-        print(json.dumps(run_aoftool(a.aoftool, a.aof_dir)), flush=True)
-        print(json.dumps(run_server(a.server, a.aof_dir)), flush=True)
+        print(json.dumps(run_aoftool(a.aoftool, a.aof_dir, a.aoftool_arg)), flush=True)
+        print(json.dumps(run_server(a.server, a.aof_dir, a.load_only)), flush=True)
     return 0
 
 
