@@ -109,19 +109,29 @@ fn main() {
 
 #[divan::bench(sample_count = 5)]
 fn apply(bencher: Bencher) {
-    bencher.counter(BytesCount::new(INPUT.len())).bench(|| black_box(load(&INPUT)).len());
+    bench_apply(bencher, &INPUT);
+}
+
+/// Applies `input` to an empty keyspace.
+fn bench_apply(bencher: Bencher, input: &[u8]) {
+    bencher.counter(BytesCount::new(input.len())).bench(|| black_box(load(input)).len());
 }
 
 #[divan::bench(sample_count = 5)]
 fn apply_lpush(bencher: Bencher) {
-    bencher.counter(BytesCount::new(LPUSH_INPUT.len())).bench(|| black_box(load(&LPUSH_INPUT)).len());
+    bench_apply(bencher, &LPUSH_INPUT);
 }
 
 #[divan::bench(sample_count = 5)]
 fn write_aof(bencher: Bencher) {
-    let keyspace = load(&INPUT);
+    bench_write_aof(bencher, &INPUT);
+}
+
+/// Writes, as RESP, the keyspace `input` builds.
+fn bench_write_aof(bencher: Bencher, input: &[u8]) {
+    let keyspace = load(input);
     let resp = RespWriter::new(ValueWriter::new(Target::DEFAULT, Lossy::default()), false);
-    bencher.counter(BytesCount::new(INPUT.len())).bench(|| {
+    bencher.counter(BytesCount::new(input.len())).bench(|| {
         let mut out = Vec::new();
         write_resp(&keyspace, Part::All, &resp, None, &mut out).expect("RESP");
         out.len()
@@ -141,16 +151,10 @@ fn write_rdb_file(bencher: Bencher) {
 
 #[divan::bench(sample_count = 5)]
 fn apply_vadd(bencher: Bencher) {
-    bencher.counter(BytesCount::new(VADD_INPUT.len())).bench(|| black_box(load(&VADD_INPUT)).len());
+    bench_apply(bencher, &VADD_INPUT);
 }
 
 #[divan::bench(sample_count = 5)]
 fn write_aof_vectors(bencher: Bencher) {
-    let keyspace = load(&VADD_INPUT);
-    let resp = RespWriter::new(ValueWriter::new(Target::DEFAULT, Lossy::default()), false);
-    bencher.counter(BytesCount::new(VADD_INPUT.len())).bench(|| {
-        let mut out = Vec::new();
-        write_resp(&keyspace, Part::All, &resp, None, &mut out).expect("RESP");
-        out.len()
-    });
+    bench_write_aof(bencher, &VADD_INPUT);
 }
