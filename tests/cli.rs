@@ -128,6 +128,45 @@ fn check_reports_rdb_and_aof_files_with_exit_statuses() {
     assert_eq!(strict.status.code(), Some(0), "{}", String::from_utf8_lossy(&strict.stdout));
 }
 
+/// `--strict redis8` knows Redis 8's commands, vector sets included; the other tables do not.
+#[test]
+fn check_strict_knows_redis8_commands() {
+    let commands: [&[&str]; 4] = [
+        &["SELECT", "0"],
+        &["VADD", "vs", "VALUES", "2", "1", "2", "a"],
+        &["VSETATTR", "vs", "a", "{}"],
+        &["HSETEX", "h", "PX", "1000", "FIELDS", "1", "f", "v"],
+    ];
+    let mut log = Vec::new();
+    for args in commands {
+        log.extend(format!("*{}\r\n", args.len()).bytes());
+        for a in args {
+            log.extend(format!("${}\r\n{a}\r\n", a.len()).bytes());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redis8.aof");
+    std::fs::write(&path, log).unwrap();
+    let findings = |server: &str, status: i32| -> Vec<String> {
+        let out = aoftool(&["check", path.to_str().unwrap(), "--json", "--strict", server], None);
+        assert_eq!(out.status.code(), Some(status), "{server}: {}", String::from_utf8_lossy(&out.stdout));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let found = report["resp"]["strict_findings"].as_array().unwrap().iter();
+        found.map(|f| format!("{} {}", f["name"].as_str().unwrap(), f["verdict"].as_str().unwrap())).collect()
+    };
+    assert_eq!(findings("redis8", 0), Vec::<String>::new());
+    assert_eq!(findings("any", 0), Vec::<String>::new());
+    let vectors = ["VADD UnknownCommand", "VSETATTR UnknownCommand"];
+    assert_eq!(findings("valkey9", 1), vectors);
+    assert_eq!(findings("redis7", 1), [vectors[0], vectors[1], "HSETEX UnknownCommand"]);
+    // Each server's own log passes its own table.
+    for server in ["redis7", "redis8", "valkey9"] {
+        let plain = testdata().join(server).join("plain.aof");
+        let out = aoftool(&["check", plain.to_str().unwrap(), "--strict", server], None);
+        assert_eq!(out.status.code(), Some(0), "{server}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
 #[test]
 fn convert_writes_rdb_and_resp_and_refuses_what_a_target_cannot_hold() {
     let dir = tempfile::tempdir().unwrap();

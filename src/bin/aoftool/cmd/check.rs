@@ -19,9 +19,11 @@ use crate::cmd::check_report::{file_json, print_file};
 pub enum StrictServer {
     /// Redis 7.0.
     Redis7,
+    /// Redis 8.6 (with its vector-set commands).
+    Redis8,
     /// Valkey 9.1.
     Valkey9,
-    /// Either.
+    /// Any of them.
     Any,
 }
 
@@ -29,6 +31,7 @@ impl StrictServer {
     fn dialect(self) -> Dialect {
         match self {
             StrictServer::Redis7 => Dialect::Redis7,
+            StrictServer::Redis8 => Dialect::Redis8,
             StrictServer::Valkey9 => Dialect::Valkey9,
             StrictServer::Any => Dialect::Any,
         }
@@ -60,8 +63,8 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Also flag well-formed commands that the server would reject (unknown command or
-    /// subcommand, wrong number of arguments), by the command table of `redis7`, `valkey9`, or
-    /// `any` (accepted by either).
+    /// subcommand, wrong number of arguments), by the command table of `redis7`, `redis8`,
+    /// `valkey9`, or `any` (accepted by any of them).
     #[arg(long, value_name = "SERVER", num_args = 0..=1, default_missing_value = "any")]
     strict: Option<StrictServer>,
     /// Machine-readable report on standard output.
