@@ -120,9 +120,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let ctime_s = u64::try_from(now_ms() / 1000).unwrap_or(0);
     let rdb_options = |aof_base| FileOptions { ctime_s, aof_base };
-    let hint = || match &args.rdb_version {
-        None => format!("writing {target} (the input does not name a format; choose one with --rdb-version)"),
-        Some(_) => format!("writing {target}"),
+    let hint = || {
+        let why = match (&args.rdb_version, &header, args.written_by) {
+            (Some(_), ..) => return format!("writing {target}"),
+            (None, Some(_), _) => "the input's format; choose another",
+            (None, None, Some(_)) => "the format of the server --written-by names; choose another",
+            (None, None, None) => "the input does not name a format; choose one",
+        };
+        format!("writing {target} ({why} with --rdb-version)")
     };
     let written = match args.format {
         Form::Aof => {
