@@ -284,12 +284,13 @@ pub fn write_round_trip(data: &[u8]) {
 
 /// Arbitrary bytes as an AOF applied to a keyspace: a command is applied or refused with an
 /// error inside the input, and whatever keyspace results is written as RESP and as RDB (each
-/// target), which either refuse by name or produce output that parses.
+/// target), which either refuse by name or produce output that parses, and as an RDB-preamble
+/// AOF (each target), which either refuses by name or loads into a keyspace again.
 pub fn keyspace_apply(data: &[u8]) {
     use aoftool::emit::RespWriter;
     use aoftool::keyspace::{Applier, Keyspace};
     use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
-    use aoftool::rewrite::{Part, write_rdb, write_resp};
+    use aoftool::rewrite::{Part, write_preamble, write_rdb, write_resp};
 
     let mut applier = Applier::new(Keyspace::new(), 0);
     if let Err(e) = applier.load_file(data, 0, &|_| {}) {
@@ -311,16 +312,24 @@ pub fn keyspace_apply(data: &[u8]) {
             Err(e) => assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{target}: {e}"),
         }
         let mut rdb = Vec::new();
-        match write_rdb(
-            &keyspace,
-            Part::All,
-            values,
-            FileOptions { ctime_s: 0, aof_base: false },
-            None,
-            &mut rdb,
-        ) {
+        let options = FileOptions { ctime_s: 0, aof_base: false };
+        match write_rdb(&keyspace, Part::All, values.clone(), options, None, &mut rdb) {
             Ok(_) => {
                 aoftool::rdb::write::expect::read_back(&rdb).unwrap_or_else(|e| panic!("{target}: {e}"));
+            }
+            Err(e) => assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{target}: {e}"),
+        }
+        let mut preamble = Vec::new();
+        match write_preamble(
+            &keyspace,
+            values,
+            FileOptions { aof_base: true, ..options },
+            None,
+            &mut preamble,
+        ) {
+            Ok(_) => {
+                let mut again = Applier::new(Keyspace::new(), 0);
+                again.load_file(&preamble, 0, &|_| {}).unwrap_or_else(|e| panic!("{target}: preamble: {e}"));
             }
             Err(e) => assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{target}: {e}"),
         }
