@@ -199,13 +199,6 @@ impl Keyspace {
     pub fn libraries(&self) -> impl Iterator<Item = Item<'_>> + '_ {
         self.functions.values().map(|code| Item::Function { code: Bytes::Borrowed(code) })
     }
-
-    /// The dataset as items: function libraries, then the keys as [`Keyspace::keys`] orders
-    /// them.
-    pub fn items(&self, drop_expired_at: Option<i64>) -> impl Iterator<Item = Item<'_>> + '_ {
-        let keys = self.keys(drop_expired_at).map(|(db, key, slot)| Item::Key(slot.to_entry(db, key)));
-        self.libraries().chain(keys)
-    }
 }
 
 /// Building logs for unit tests.
