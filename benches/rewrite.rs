@@ -17,7 +17,7 @@ use aoftool::Input;
 use aoftool::emit::RespWriter;
 use aoftool::keyspace::{Applier, Keyspace};
 use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
-use aoftool::rewrite::{Part, write_rdb, write_resp};
+use aoftool::rewrite::{write_rdb, write_resp};
 use divan::Bencher;
 use divan::counter::BytesCount;
 
@@ -133,7 +133,7 @@ fn bench_write_aof(bencher: Bencher, input: &[u8]) {
     let resp = RespWriter::new(ValueWriter::new(Target::DEFAULT, Lossy::default()), false);
     bencher.counter(BytesCount::new(input.len())).bench(|| {
         let mut out = Vec::new();
-        write_resp(&keyspace, Part::All, &resp, None, &mut out).expect("RESP");
+        write_resp(&keyspace, &resp, None, &mut out).expect("RESP");
         out.len()
     });
 }
@@ -144,7 +144,7 @@ fn write_rdb_file(bencher: Bencher) {
     let values = ValueWriter::new(Target::DEFAULT, Lossy::default());
     bencher.counter(BytesCount::new(INPUT.len())).bench(|| {
         let mut out = Vec::new();
-        write_rdb(&keyspace, Part::All, values.clone(), FileOptions::default(), None, &mut out).expect("RDB");
+        write_rdb(&keyspace, values.clone(), FileOptions::default(), None, &mut out).expect("RDB");
         out.len()
     });
 }

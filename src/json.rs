@@ -449,7 +449,8 @@ fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
 }
 
 /// `{"vectorset":{"dim":…,"reduce":…,"quantization":…,"m":…,"elements":[…]}}`, each element
-/// `{"element":…,"vector":[…],"attributes":…}` with the vector as given (before projection).
+/// `{"element":…,"vector":[…],"attributes":…}` with the vector as `VEMB` shows it (after any
+/// projection, dequantized, scaled back by its length).
 fn write_vector_set(out: &mut Vec<u8>, v: &VectorSet) {
     out.extend_from_slice(b"{\"vectorset\":{\"dim\":");
     write_int(out, v.dim);
@@ -467,9 +468,7 @@ fn write_vector_set(out: &mut Vec<u8>, v: &VectorSet) {
         out.extend_from_slice(b"{\"element\":");
         write_bytes(out, name);
         member!(out, "vector");
-        write_array(out, e.vector.chunks_exact(4), |out, c| {
-            write_score(out, f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-        });
+        write_array(out, v.approximate(e), |out, c| write_score(out, f64::from(c)));
         member!(out, "attributes");
         match &e.attributes {
             Some(a) => write_bytes(out, a),
@@ -687,23 +686,26 @@ mod tests {
     }
 
     #[test]
-    fn a_vector_set_shows_its_settings_and_each_vector_as_given() {
+    fn a_vector_set_shows_its_settings_and_each_vector_as_vemb_does() {
         use crate::vector_set::{Quantization, VectorElement};
-        let vector: Vec<u8> = [0.1f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-        let element = VectorElement { vector: vector.into(), attributes: Some(b"{}"[..].into()) };
-        let set = VectorSet {
+        let mut set = VectorSet {
             dim: 2,
             reduce: Some(1),
-            quantization: Quantization::Binary,
+            quantization: Quantization::None,
             m: 8,
-            elements: [(b"e"[..].into(), element)].into_iter().collect(),
+            elements: Default::default(),
         };
+        let (stored, l2, range) = set.store(&[0.1, -2.0]);
+        let element = VectorElement { stored, l2, range, attributes: Some(b"{}"[..].into()) };
+        set.elements.insert(b"e"[..].into(), element);
         let parsed: serde_json::Value = serde_json::from_str(&render(|o| {
             write_value(o, &Value::VectorSet(std::borrow::Cow::Owned(set)))
         }))
         .unwrap();
-        let want = serde_json::json!({"vectorset": {"dim": 2, "reduce": 1, "quantization": "BIN", "m": 8,
-            "elements": [{"element": "e", "vector": [f64::from(0.1f32), -2.0], "attributes": "{}"}]}});
+        // One component, (0.1 - 2) / √2, normalized to -1 and scaled back by its length.
+        let projected = (0.1f32 * (1.0 / 2f64.sqrt()) as f32) + (-2.0f32 * (1.0 / 2f64.sqrt()) as f32);
+        let want = serde_json::json!({"vectorset": {"dim": 2, "reduce": 1, "quantization": "NOQUANT", "m": 8,
+            "elements": [{"element": "e", "vector": [f64::from(-projected.abs())], "attributes": "{}"}]}});
         assert_eq!(parsed, want);
     }
 

@@ -14,7 +14,7 @@ use crate::dataset::Item;
 use crate::emit::RespWriter;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::Input;
-use crate::keyspace::{Applier, Keyspace, Slot, Val};
+use crate::keyspace::{Applier, Keyspace, Slot};
 use crate::rdb::write::{Adjustments, FileOptions, RdbFile, ValueWriter};
 
 /// The files of one input, in load order, with their names for messages.
@@ -128,57 +128,25 @@ impl Written {
     }
 }
 
-/// Which of the keyspace a writer writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// All of it.
-    All,
-    /// What an RDB file can hold: all but vector sets built by commands.
-    RdbForm,
-    /// Vector sets built by commands only (no libraries): the commands after an RDB part.
-    CommandsOnly,
-}
-
-impl Part {
-    /// Whether a key holding `val` is written.
-    fn takes(self, val: &Val) -> bool {
-        let commands_only = matches!(val, Val::VectorSet(_));
-        match self {
-            Part::All => true,
-            Part::RdbForm => !commands_only,
-            Part::CommandsOnly => commands_only,
-        }
-    }
-
-    /// The keyspace's keys this part takes, without those expiring at or before
-    /// `drop_expired_at`.
-    fn keys(self, ks: &Keyspace, drop_expired_at: Option<i64>) -> impl Iterator<Item = (u64, &[u8], &Slot)> {
-        ks.keys(drop_expired_at).filter(move |(_, _, slot)| self.takes(&slot.val))
-    }
-}
-
-/// Writes `part` of the keyspace as RESP (SELECT only when the database changes), skipping
+/// Writes the keyspace as RESP (SELECT only when the database changes), skipping
 /// keys that expire at or before `drop_expired_at`.
 ///
 /// # Errors
 /// What RESP cannot hold, or a write failure.
 pub fn write_resp(
     ks: &Keyspace,
-    part: Part,
     resp: &RespWriter,
     drop_expired_at: Option<i64>,
     mut out: impl Write + Send,
 ) -> Result<Written> {
     let mut written = Written::default();
     let mut text = Vec::new();
-    if part != Part::CommandsOnly {
-        for library in ks.libraries() {
-            resp.put_item(&library, &mut text, &mut written.adjustments)?;
-        }
+    for library in ks.libraries() {
+        resp.put_item(&library, &mut text, &mut written.adjustments)?;
     }
     let mut formatted = vec![(text, Written::default())];
     written.bytes = formatted[0].0.len() as u64;
-    let mut keys = part.keys(ks, drop_expired_at).map({
+    let mut keys = ks.keys(drop_expired_at).map({
         let mut db = None;
         // Whether a SELECT goes before the key.
         move |(n, key, slot)| (db.replace(n) != Some(n), n, key, slot)
@@ -283,47 +251,26 @@ fn write_in_pieces(
     Ok(written)
 }
 
-/// Writes `part` of the keyspace as an RDB file (the libraries with it); returns the output
-/// and what was written.
+/// Writes the keyspace as an RDB file (the libraries with it).
 ///
 /// # Errors
 /// What the target cannot hold, or a write failure.
-pub fn write_rdb<W: Write>(
+pub fn write_rdb(
     ks: &Keyspace,
-    part: Part,
     values: ValueWriter,
     options: FileOptions,
     drop_expired_at: Option<i64>,
-    out: W,
-) -> Result<(W, Written)> {
+    out: impl Write,
+) -> Result<Written> {
     let mut file = RdbFile::new(out, values, options)?;
     ks.libraries().try_for_each(|library| file.write_item(&library))?;
     let mut keys = 0;
-    for (db, key, slot) in part.keys(ks, drop_expired_at) {
+    for (db, key, slot) in ks.keys(drop_expired_at) {
         keys += 1;
         file.write_item(&Item::Key(slot.to_entry(db, key)))?;
     }
-    let (out, bytes, adjustments) = file.finish()?;
-    Ok((out, Written { keys, bytes, adjustments }))
-}
-
-/// Writes the keyspace as an AOF with an RDB preamble: the RDB part, then the vector sets
-/// built by commands (which have no RDB form here) as commands.
-///
-/// # Errors
-/// What the targets cannot hold, or a write failure.
-pub fn write_preamble<W: Write + Send>(
-    ks: &Keyspace,
-    values: ValueWriter,
-    options: FileOptions,
-    drop_expired_at: Option<i64>,
-    out: W,
-) -> Result<Written> {
-    let resp = RespWriter::new(values.clone(), false);
-    let (mut out, mut written) = write_rdb(ks, Part::RdbForm, values, options, drop_expired_at, out)?;
-    let tail = write_resp(ks, Part::CommandsOnly, &resp, drop_expired_at, &mut out)?;
-    written.add(&tail);
-    Ok(written)
+    let (_, bytes, adjustments) = file.finish()?;
+    Ok(Written { keys, bytes, adjustments })
 }
 
 /// The files of a multi-part AOF whose base is `base_name` (an RDB) and whose incr file,

@@ -8,7 +8,7 @@ use aoftool::keyspace::{Applier, Keyspace};
 use aoftool::rdb::write::expect::read_back;
 use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
 use aoftool::rdb::{Reader, Value};
-use aoftool::rewrite::{Inputs, Part, write_rdb, write_resp};
+use aoftool::rewrite::{Inputs, write_rdb, write_resp};
 
 use crate::support::XorShift;
 use crate::support::server::{self, Aof, Kind, Reply, Server};
@@ -136,7 +136,7 @@ pub(crate) fn differential_replies(kind: Kind, commands: &[Cmd]) -> Result<Vec<R
     let native = Target::for_input(Reader::new(&reference).ok().map(|r| r.header()));
     let values = ValueWriter::new(native, Lossy::default());
     let mut rdb = Vec::new();
-    write_rdb(&keyspace, Part::All, values.clone(), FileOptions::default(), None, &mut rdb)
+    write_rdb(&keyspace, values.clone(), FileOptions::default(), None, &mut rdb)
         .map_err(|e| e.to_string())?;
     let (ours, ours_saved) = server::load_rdb_and_save(kind, &rdb).map_err(|f| f.to_string())?;
     if ours != digest {
@@ -150,8 +150,8 @@ pub(crate) fn differential_replies(kind: Kind, commands: &[Cmd]) -> Result<Vec<R
         return Err(first_difference("RDB from the keyspace", &want, &got));
     }
     let mut resp = Vec::new();
-    let written = write_resp(&keyspace, Part::All, &RespWriter::new(values, false), None, &mut resp)
-        .map_err(|e| e.to_string())?;
+    let written =
+        write_resp(&keyspace, &RespWriter::new(values, false), None, &mut resp).map_err(|e| e.to_string())?;
     let (replayed, replayed_saved) = server::replay_resp(kind, &resp)?;
     if replayed != digest {
         return Err(format!("RESP from the keyspace: digest {replayed}, the server had {digest}"));

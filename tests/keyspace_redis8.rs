@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aoftool::keyspace::{Applier, Keyspace};
 use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
-use aoftool::rewrite::{Inputs, Part, write_rdb};
+use aoftool::rewrite::{Inputs, write_rdb};
 
 use crate::keyspace_oracle::{Cmd, cmd, differential_replies, far_ms, key, value};
 use crate::support::XorShift;
@@ -303,7 +303,7 @@ fn trimslots_matches_redis8_in_cluster_mode() {
     let keyspace = applier.finish();
     let mut rdb = Vec::new();
     let values = ValueWriter::new(Target::for_input(None), Lossy::default());
-    write_rdb(&keyspace, Part::All, values, FileOptions::default(), None, &mut rdb).unwrap();
+    write_rdb(&keyspace, values, FileOptions::default(), None, &mut rdb).unwrap();
     assert_eq!(server::load_rdb(Kind::Redis8, &rdb).unwrap(), digest);
 }
 
@@ -572,6 +572,6 @@ fn approximate_trims_in_a_written_log_match_redis8() {
     applier.load_file(&log, 0, &|_| {}).unwrap();
     let mut rdb = Vec::new();
     let values = ValueWriter::new(Target::parse("13").unwrap(), Lossy::default());
-    write_rdb(&applier.finish(), Part::All, values, FileOptions::default(), None, &mut rdb).unwrap();
+    write_rdb(&applier.finish(), values, FileOptions::default(), None, &mut rdb).unwrap();
     assert_eq!(server::load_rdb(Kind::Redis8, &rdb).unwrap(), digest);
 }

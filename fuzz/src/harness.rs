@@ -290,7 +290,7 @@ pub fn keyspace_apply(data: &[u8]) {
     use aoftool::emit::RespWriter;
     use aoftool::keyspace::{Applier, Keyspace};
     use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
-    use aoftool::rewrite::{Part, write_preamble, write_rdb, write_resp};
+    use aoftool::rewrite::{write_rdb, write_resp};
 
     let mut applier = Applier::new(Keyspace::new(), 0);
     if let Err(e) = applier.load_file(data, 0, &|_| {}) {
@@ -301,7 +301,7 @@ pub fn keyspace_apply(data: &[u8]) {
     for target in Target::ALL {
         let values = ValueWriter::new(target, lossy);
         let mut resp = Vec::new();
-        match write_resp(&keyspace, Part::All, &RespWriter::new(values.clone(), false), None, &mut resp) {
+        match write_resp(&keyspace, &RespWriter::new(values.clone(), false), None, &mut resp) {
             Ok(_) => {
                 let parser = aoftool::aof::resp::Parser::new(&resp, 0);
                 let mut pos = 0;
@@ -313,20 +313,14 @@ pub fn keyspace_apply(data: &[u8]) {
         }
         let mut rdb = Vec::new();
         let options = FileOptions { ctime_s: 0, aof_base: false };
-        match write_rdb(&keyspace, Part::All, values.clone(), options, None, &mut rdb) {
+        match write_rdb(&keyspace, values.clone(), options, None, &mut rdb) {
             Ok(_) => {
                 aoftool::rdb::write::expect::read_back(&rdb).unwrap_or_else(|e| panic!("{target}: {e}"));
             }
             Err(e) => assert!(matches!(e.kind(), ErrorKind::Unrepresentable { .. }), "{target}: {e}"),
         }
         let mut preamble = Vec::new();
-        match write_preamble(
-            &keyspace,
-            values,
-            FileOptions { aof_base: true, ..options },
-            None,
-            &mut preamble,
-        ) {
+        match write_rdb(&keyspace, values, FileOptions { aof_base: true, ..options }, None, &mut preamble) {
             Ok(_) => {
                 let mut again = Applier::new(Keyspace::new(), 0);
                 again.load_file(&preamble, 0, &|_| {}).unwrap_or_else(|e| panic!("{target}: preamble: {e}"));

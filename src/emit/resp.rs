@@ -10,7 +10,6 @@ use crate::rdb::write::record::{dump_payload, is_empty_collection};
 use crate::rdb::write::value::ScoreText;
 use crate::rdb::write::{Adjustments, ValueWriter};
 use crate::rdb::{Bytes, HashField, Value};
-use crate::vector_set::{DEFAULT_M, Quantization, VectorSet};
 
 /// Items per command, as the servers' rewrite (`AOF_REWRITE_ITEMS_PER_CMD`).
 pub const ITEMS_PER_COMMAND: usize = 64;
@@ -72,8 +71,7 @@ impl RespWriter {
             adj.empty_keys_skipped += 1;
             return Ok(false);
         }
-        // A vector set built by commands has no DUMP payload (see `vector_set`).
-        if self.restore_all && !matches!(entry.value, Value::VectorSet(_)) {
+        if self.restore_all {
             return self.put_restore(entry, out, adj);
         }
         let key = &entry.key;
@@ -95,9 +93,9 @@ impl RespWriter {
             }
             Value::Hash(fields) => put_hash(out, key, fields),
             Value::Stream(s) => put_stream(out, key, s, adj)?,
-            // Only the module can turn its values into commands.
-            Value::Module(_) => return self.put_restore(entry, out, adj),
-            Value::VectorSet(v) => put_vector_set(out, key, v),
+            // Only the module can turn its values into commands (vector sets have none that
+            // give back the server's stored vectors).
+            Value::Module(_) | Value::VectorSet(_) => return self.put_restore(entry, out, adj),
         }
         if let Some(ms) = entry.expire_ms {
             Command::new(out, 3).arg(b"PEXPIREAT").bytes(key).int(ms);
@@ -125,35 +123,6 @@ impl RespWriter {
 
 fn refuse(what: &str, hint: &'static str) -> Error {
     Error::new(ErrorKind::Unrepresentable { target: "RESP".into(), what: what.into(), hint }, 0)
-}
-
-/// `VADD key [REDUCE n] FP32 vector element [NOQUANT|BIN] [M m] [SETATTR attributes]` for each
-/// element: the vector as given, so that the server quantizes (and projects) it as it did.
-fn put_vector_set(out: &mut Vec<u8>, key: &Bytes<'_>, v: &VectorSet) {
-    for (name, element) in &v.elements {
-        let quantization = v.quantization != Quantization::Q8;
-        let m = v.m != DEFAULT_M;
-        let args = 5
-            + 2 * usize::from(v.reduce.is_some())
-            + usize::from(quantization)
-            + 2 * usize::from(m)
-            + 2 * usize::from(element.attributes.is_some());
-        let mut cmd = Command::new(out, args);
-        cmd.arg(b"VADD").bytes(key);
-        if let Some(n) = v.reduce {
-            cmd.arg(b"REDUCE").int(i64::from(n));
-        }
-        cmd.arg(b"FP32").arg(&element.vector).arg(name);
-        if quantization {
-            cmd.arg(v.quantization.option());
-        }
-        if m {
-            cmd.arg(b"M").int(i64::from(v.m));
-        }
-        if let Some(attributes) = &element.attributes {
-            cmd.arg(b"SETATTR").arg(attributes);
-        }
-    }
 }
 
 /// Writes `items` as `NAME key item…` commands of at most [`ITEMS_PER_COMMAND`] items, each

@@ -218,9 +218,7 @@ impl Val {
 
     /// The value as pieces of at most `items` elements that, added one after the other by
     /// the commands that add elements (`RPUSH`, `SADD`, `ZADD`, `HSET`, `VADD`), build it:
-    /// lists, sets, sorted sets, hashes without field expiries, and vector sets (copied, at
-    /// most [`VECTOR_SET_PIECE`] elements at a time, whose vectors are large); other values
-    /// come whole. Output of a large collection then never needs a copy of all of it.
+    /// lists, sets, sorted sets and hashes without field expiries; other values come whole. Output of a large collection then never needs a copy of all of it.
     pub fn pieces(&self, items: usize) -> Box<dyn Iterator<Item = Value<'_>> + '_> {
         match self {
             Val::List(v) if v.len() > items => {
@@ -235,20 +233,10 @@ impl Val {
             Val::Hash(h) if h.len() > items && h.values().all(|v| v.expire_ms().is_none()) => {
                 Box::new(chunks(h.iter().map(hash_field), items).map(Value::Hash))
             }
-            Val::VectorSet(v) if v.elements.len() > items.min(VECTOR_SET_PIECE) => {
-                let elements = v.elements.iter().map(|(name, e)| (name.clone(), e.clone()));
-                Box::new(
-                    chunks(elements, items.min(VECTOR_SET_PIECE))
-                        .map(|elements| Value::VectorSet(Cow::Owned(v.with_elements(elements)))),
-                )
-            }
             _ => Box::new(std::iter::once(self.to_value())),
         }
     }
 }
-
-/// Elements per piece of a vector set (vectors of up to 65,536 components).
-pub const VECTOR_SET_PIECE: usize = 64;
 
 fn borrowed(v: &[u8]) -> Bytes<'_> {
     Bytes::Borrowed(v)

@@ -569,10 +569,16 @@ pub fn load_rdb(kind: Kind, bytes: &[u8]) -> Result<Digest, LoadFailure> {
 
 /// [`load_rdb`], also returning the RDB file the server `SAVE`s of what it loaded.
 pub fn load_rdb_and_save(kind: Kind, bytes: &[u8]) -> Result<(Digest, Vec<u8>), LoadFailure> {
+    let (mut server, _dir) = start_on_rdb(kind, bytes)?;
+    Ok((server.digest(), server.save()))
+}
+
+/// Starts a fresh `kind` on an RDB file (`dump.rdb`), in a temporary directory returned with it.
+pub fn start_on_rdb(kind: Kind, bytes: &[u8]) -> Result<(Server, tempfile::TempDir), LoadFailure> {
     let dir = tempfile::tempdir().expect("temporary directory");
     fs::write(dir.path().join("dump.rdb"), bytes).expect("writing the RDB");
-    let mut server = Server::start(kind, dir.path(), &["--appendonly", "no", "--dbfilename", "dump.rdb"])?;
-    Ok((server.digest(), server.save()))
+    let server = Server::start(kind, dir.path(), &["--appendonly", "no", "--dbfilename", "dump.rdb"])?;
+    Ok((server, dir))
 }
 
 /// Starts a fresh, empty `kind`, sends every command of `resp` (as `redis-cli --pipe` would)

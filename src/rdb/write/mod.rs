@@ -43,6 +43,9 @@ pub struct Adjustments {
     /// Streams whose counts of idempotent ids added and duplicates seen a replay does not
     /// reproduce (RESP output only: a replay counts the ids it records and no duplicates).
     pub idempotent_counters_reset: u64,
+    /// Vector-set elements whose attributes were set to the empty string: the module's
+    /// serialized form does not tell them from elements without attributes.
+    pub empty_vector_attributes_dropped: u64,
 }
 
 impl Adjustments {
@@ -56,6 +59,7 @@ impl Adjustments {
         self.pending_entries_dropped += other.pending_entries_dropped;
         self.idempotent_ids_dropped += other.idempotent_ids_dropped;
         self.idempotent_counters_reset += other.idempotent_counters_reset;
+        self.empty_vector_attributes_dropped += other.empty_vector_attributes_dropped;
     }
 }
 

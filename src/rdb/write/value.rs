@@ -119,12 +119,16 @@ impl ValueWriter {
                 out.extend_from_slice(&m.payload);
                 Encoding::Module2
             }
-            Value::VectorSet(_) => {
-                return Err(unrepresentable(
-                    self.target,
-                    "a vector set built by VADD (its module form holds the server's HNSW graph)".into(),
-                    "; write it with --format aof, preamble or multipart, which carry it as VADD commands",
-                ));
+            Value::VectorSet(v) => {
+                adj.empty_vector_attributes_dropped += v
+                    .elements
+                    .values()
+                    .filter(|e| e.attributes.as_deref().is_some_and(<[u8]>::is_empty))
+                    .count() as u64;
+                let m = v.to_module_value();
+                put_len(out, m.id);
+                out.extend_from_slice(&m.payload);
+                Encoding::Module2
             }
         };
         Ok(encoding.code())

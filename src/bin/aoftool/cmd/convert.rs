@@ -205,6 +205,10 @@ pub fn print_adjustments(adj: &Adjustments) {
             adj.idempotent_counters_reset,
             "streams' counts of idempotent ids added and duplicates reset to what a replay counts",
         ),
+        (
+            adj.empty_vector_attributes_dropped,
+            "vector-set elements' empty attributes dropped (the module's form has no place for them)",
+        ),
     ];
     for (count, note) in notes.iter().filter(|(n, _)| *n > 0) {
         eprintln!("aoftool: note: {count} {note}");

@@ -9,7 +9,7 @@ use aoftool::file_sink::FileSink;
 use aoftool::keyspace::{Applier, Keyspace};
 use aoftool::rdb::write::{FileOptions, Lossy, Target, ValueWriter};
 use aoftool::rdb::{Reader, Vendor};
-use aoftool::rewrite::{Inputs, Part, Written, multipart_manifest, write_preamble, write_rdb, write_resp};
+use aoftool::rewrite::{Inputs, Written, multipart_manifest, write_rdb, write_resp};
 use clap::ValueEnum;
 
 use crate::Outcome;
@@ -132,22 +132,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let written = match args.format {
         Form::Aof => {
             let mut out = Output::create(Some(&args.output))?;
-            let w = write_resp(&keyspace, Part::All, &RespWriter::new(values, false), drop_expired, &mut out)
+            let w = write_resp(&keyspace, &RespWriter::new(values, false), drop_expired, &mut out)
                 .with_context(hint)?;
             out.finish()?;
             w
         }
-        Form::Rdb => {
+        Form::Rdb | Form::Preamble => {
             let mut out = Output::create(Some(&args.output))?;
-            let (_, w) = write_rdb(&keyspace, Part::All, values, rdb_options(false), drop_expired, &mut out)
-                .with_context(hint)?;
-            out.finish()?;
-            w
-        }
-        Form::Preamble => {
-            let mut out = Output::create(Some(&args.output))?;
-            let w = write_preamble(&keyspace, values, rdb_options(true), drop_expired, &mut out)
-                .with_context(hint)?;
+            let options = rdb_options(args.format == Form::Preamble);
+            let w = write_rdb(&keyspace, values, options, drop_expired, &mut out).with_context(hint)?;
             out.finish()?;
             w
         }
@@ -197,13 +190,9 @@ fn write_multipart(
     let incr = format!("{}.1.incr.aof", args.aof_name);
     let manifest = format!("{}.manifest", args.aof_name);
     let mut base_file = FileSink::new(std::fs::File::create(tmp.path().join(&base))?)?;
-    let resp = RespWriter::new(values.clone(), false);
-    let (_, mut written) = write_rdb(keyspace, Part::RdbForm, values, options, drop_expired, &mut base_file)?;
+    let written = write_rdb(keyspace, values, options, drop_expired, &mut base_file)?;
     base_file.finish()?;
-    // Vector sets built by commands have no RDB form: they go to the incr file as commands.
-    let mut incr_file = FileSink::new(std::fs::File::create(tmp.path().join(&incr))?)?;
-    written.add(&write_resp(keyspace, Part::CommandsOnly, &resp, drop_expired, &mut incr_file)?);
-    incr_file.finish()?;
+    std::fs::File::create(tmp.path().join(&incr))?.sync_all()?;
     let manifest_bytes = multipart_manifest(&base, &incr);
     std::fs::write(tmp.path().join(&manifest), &manifest_bytes)?;
     std::fs::File::open(tmp.path().join(&manifest))?.sync_all()?;
