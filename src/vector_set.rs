@@ -7,6 +7,7 @@
 //! a set is written ([`graph`]), and the set goes out in the module's own serialized form
 //! ([`module_form`]) — in an RDB file, or in a `RESTORE` payload in RESP.
 
+mod distance;
 mod graph;
 mod module_form;
 

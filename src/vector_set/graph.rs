@@ -10,7 +10,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::{Quantization, f32_at};
+use super::Quantization;
+use super::distance::distance;
 
 /// Probability that a node also lives on the next layer up.
 const LEVEL_UP: f64 = 0.25;
@@ -19,7 +20,7 @@ const MAX_LEVEL: u8 = 16;
 /// Candidates searched per layer while inserting (the module's default `EF`).
 const EF_CONSTRUCTION: usize = 200;
 
-/// Stored vectors and the distance between them (the module's: 1 - cosine similarity).
+/// Stored vectors, and the distance between them.
 pub(super) struct Space<'v> {
     /// How vectors are stored.
     pub quantization: Quantization,
@@ -31,43 +32,7 @@ pub(super) struct Space<'v> {
 
 impl Space<'_> {
     fn distance(&self, a: u32, b: u32) -> f32 {
-        let ((x, range_x), (y, range_y)) = (self.vectors[a as usize], self.vectors[b as usize]);
-        match self.quantization {
-            Quantization::Q8 => {
-                if range_x == 0.0 || range_y == 0.0 {
-                    return 1.0;
-                }
-                let dot: i32 = x.iter().zip(y).map(|(&p, &q)| i32::from(p as i8) * i32::from(q as i8)).sum();
-                (1.0 - dot as f32 * (range_x / 127.0) * (range_y / 127.0)).clamp(0.0, 2.0)
-            }
-            Quantization::None => {
-                let mut lanes = [0.0f32; 8];
-                for (p, q) in x.chunks_exact(32).zip(y.chunks_exact(32)) {
-                    for (k, lane) in lanes.iter_mut().enumerate() {
-                        *lane += f32_at(&p[4 * k..]) * f32_at(&q[4 * k..]);
-                    }
-                }
-                let done = x.len() / 32 * 32;
-                let tail: f32 = x[done..]
-                    .chunks_exact(4)
-                    .zip(y[done..].chunks_exact(4))
-                    .map(|(p, q)| f32_at(p) * f32_at(q))
-                    .sum();
-                1.0 - (lanes.iter().sum::<f32>() + tail)
-            }
-            Quantization::Binary => {
-                let differing: u32 = x
-                    .chunks_exact(8)
-                    .zip(y.chunks_exact(8))
-                    .map(|(p, q)| {
-                        (u64::from_le_bytes(p.try_into().unwrap())
-                            ^ u64::from_le_bytes(q.try_into().unwrap()))
-                        .count_ones()
-                    })
-                    .sum();
-                2.0 * differing as f32 / self.dim as f32
-            }
-        }
+        distance(self.quantization, self.dim, self.vectors[a as usize], self.vectors[b as usize])
     }
 }
 
@@ -207,7 +172,8 @@ impl Builder<'_, '_> {
     }
 
     /// Links `node` to up to `M` of `candidates` on `layer`: first near ones that no neighbour
-    /// already taken is nearer to, then, if that left it poorly linked, any near ones.
+    /// already taken is nearer to; then, if that left it with fewer than `M / 2`, any near ones
+    /// up to `M`.
     fn connect(&mut self, node: u32, candidates: &[Near], layer: usize) {
         let m = self.graph.m;
         for &Near(distance, candidate) in candidates {
@@ -223,8 +189,11 @@ impl Builder<'_, '_> {
                 self.link(node, candidate, distance, layer, true);
             }
         }
+        if self.graph.links(node as usize, layer).len() >= m / 2 {
+            return;
+        }
         for &Near(distance, candidate) in candidates {
-            if self.graph.links(node as usize, layer).len() >= m.div_ceil(2) {
+            if self.graph.links(node as usize, layer).len() >= m {
                 return;
             }
             if !self.graph.links(node as usize, layer).contains(&candidate) {
